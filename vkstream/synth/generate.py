@@ -12,14 +12,13 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from vkstream.data import TrainId, make_writer, preview_strip, write_png
+from vkstream.data import DatasetError, TrainId, detect_layout, make_writer, preview_strip, write_png
 from vkstream.synth.config import SynthConfig
 from vkstream.synth.render import SequenceRenderer
 
 SYNTH_LAYOUTS = ("kitti-step", "semkitti-dvps")
 """Layouts with labels; the unlabelled kitti-raw layout is for replaying real recordings."""
 
-_LAYOUT_MARKERS = {"kitti-step": ("images", "panoptic_maps"), "semkitti-dvps": ("video_sequence",)}
 _NAME_DIGITS = {"kitti-step": 4, "semkitti-dvps": 6}
 MANIFEST = "synth.yaml"
 """Written beside the data: the exact arguments and world config that reproduce it."""
@@ -49,21 +48,29 @@ class GenerationReport:
             f"wrote {self.frames} frames in {len(self.sequences)} sequence(s) to {self.out} "
             f"({self.layout}, split {self.split}, {width}x{height})",
             f"objects: {self.cars} cars, {self.people} pedestrians with persistent track ids",
-            f"render {self.render_fps:.1f} frames/s, "
-            f"{self.frames / max(self.total_seconds, 1e-9):.1f} frames/s including PNG writing",
+            f"{self.frames / max(self.total_seconds, 1e-9):.1f} frames/s including PNG writing "
+            "(benchmarks/synth_speed.py measures rendering alone)",
         ]
         if self.preview is not None:
             lines.append(f"preview: {self.preview}")
         return "\n".join(lines)
 
 
-def check_output_folder(out: Path, layout: str) -> None:
-    """Refuse to mix layouts in one folder; re-generating the same layout overwrites in place."""
+def check_output_folder(out: Path, layout: str, split: str) -> None:
+    """Refuse to mix layouts: a folder already holding another layout's files would become unreadable.
+
+    Re-generating the same layout overwrites in place; files of no dataset layout are no obstacle.
+    """
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output {out} exists and is not a folder")
-    for other, markers in _LAYOUT_MARKERS.items():
-        if other != layout and any((out / m).exists() for m in markers):
-            raise ValueError(f"output {out} already holds a {other} dataset; choose another folder")
+        raise ValueError(f"output path exists and is not a folder: {out}")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    try:
+        found = detect_layout(out, split)
+    except DatasetError:
+        return
+    if found != layout:
+        raise ValueError(f"{out} already holds a {found} dataset; choose an empty folder or --layout {found}")
 
 
 def generate_dataset(
@@ -95,7 +102,7 @@ def generate_dataset(
         raise ValueError(f"seed must be >= 0 (got {seed})")
     config = config or SynthConfig()
     out = Path(out)
-    check_output_folder(out, layout)
+    check_output_folder(out, layout, split)
     writer = make_writer(layout, out, split)
     report = GenerationReport(out=out, layout=layout, split=split, size=(width, height))
     preview_frames = []

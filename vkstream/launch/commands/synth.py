@@ -8,7 +8,6 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import parse_size, require_at_least, require_png, require_split_name
 from vkstream.launch.commands import add_command, show_progress
-from vkstream.launch.errors import UsageError
 
 LAYOUTS = ("kitti-step", "semkitti-dvps")
 """Layouts the generator writes; raw KITTI has no labels, so it is read-only."""
@@ -61,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     require_split_name(args.split)
     if args.preview is not None:
         require_png(args.preview, "--preview")
-    check_output_folder(args.out, args.layout, args.split)
 
     from vkstream.launch.config import load_config
     from vkstream.synth import SynthConfig, generate_dataset
@@ -82,22 +80,3 @@ def run(args: argparse.Namespace) -> int:
     )
     print(report.format())
     return 0
-
-
-def check_output_folder(out: Path, layout: str, split: str) -> None:
-    """Refuse to mix layouts: a folder already holding another layout's files would become unreadable.
-
-    Files that belong to no dataset layout (notes, an earlier preview) are no reason to refuse.
-    """
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"output path exists and is not a folder: {out}")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    from vkstream.data import DatasetError, detect_layout
-
-    try:
-        found = detect_layout(out, split)
-    except DatasetError:
-        return
-    if found != layout:
-        raise UsageError(f"{out} already holds a {found} dataset; choose an empty folder or --layout {found}")
