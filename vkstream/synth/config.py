@@ -84,7 +84,7 @@ class SceneryConfig(_Section):
 
 
 class LightingConfig(_Section):
-    sun_elevation_deg: Range = (12.0, 70.0)
+    sun_elevation_deg: Range = Field((25.0, 70.0), description="Sun height above the horizon.")
     ambient: Range = Field((0.35, 0.6), description="Share of light that does not depend on the surface.")
     exposure: Range = (0.8, 1.2)
     haze_distance_m: Range = Field((300.0, 1200.0), description="Distance at which haze reaches 63 %.")

@@ -49,6 +49,8 @@ class GBuffer:
     """(H, W) uint8 face code."""
     directions: np.ndarray
     """(H, W, 3) float32 world-space ray directions (unit camera z)."""
+    shadow: np.ndarray
+    """(H, W) uint8: 1 where a primitive blocks the sun."""
 
 
 def screen_rects(
@@ -106,6 +108,7 @@ def cast(scene: Scene, centre: np.ndarray, pose: Pose, rays: np.ndarray, intr: I
         surface=np.empty((height, width), np.int32),
         face=np.empty((height, width), np.uint8),
         directions=np.empty((height, width, 3), np.float32),
+        shadow=np.zeros((height, width), np.uint8),
     )
     _cast_kernel(
         rays, pose.rotation.astype(np.float32), origin,
@@ -114,7 +117,37 @@ def cast(scene: Scene, centre: np.ndarray, pose: Pose, rays: np.ndarray, intr: I
         prims, rects[visible], scene.shape, (centre - origin).astype(np.float32), half,
         gbuf.depth, gbuf.surface, gbuf.face, gbuf.directions,
     )  # fmt: skip
+    _cast_shadows(scene, centre, candidates, pose, intr, gbuf)
     return gbuf
+
+
+def _cast_shadows(
+    scene: Scene, centre: np.ndarray, candidates: np.ndarray, pose: Pose, intr: Intrinsics, gbuf: GBuffer
+) -> None:
+    """Mark visible points whose path to the sun a primitive blocks.
+
+    A primitive's shadow on anything at or above the road lies inside the bounding box of the
+    primitive and its projection onto the road along the sun, so only that box's screen
+    rectangle is tested.
+    """
+    height, width = gbuf.depth.shape
+    sun = scene.sun.astype(np.float32)
+    if sun[1] <= 0.05:
+        return
+    half = scene.half[candidates]
+    lo, hi = centre[candidates] - half, centre[candidates] + half
+    reach = np.maximum(hi[:, 1], 0.0)[:, None] / sun[1] * sun  # offset of the ground shadow from the top
+    shadow_lo = np.minimum(lo, np.minimum(lo - reach, hi - reach))
+    shadow_hi = np.maximum(hi, np.maximum(lo - reach, hi - reach))
+    shadow_lo[:, 1] = 0.0
+    rects, visible = screen_rects(
+        (shadow_lo + shadow_hi) / 2, (shadow_hi - shadow_lo) / 2, pose, intr, width, height
+    )
+    origin = pose.origin.astype(np.float32)
+    _shadow_kernel(
+        gbuf.depth, gbuf.surface, gbuf.directions, origin, sun, candidates[visible], rects[visible],
+        scene.shape, centre.astype(np.float32), scene.half, gbuf.shadow,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True, nogil=True)
@@ -228,3 +261,78 @@ def _cast_kernel(
                             depth[r, c] = t
                             surface[r, c] = _FIRST_PRIMITIVE + p
                             face[r, c] = FACE_ELLIPSOID
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _blocks_sun(qx, qy, qz, hx, hy, hz, sx, sy, sz, ix, iy, iz, is_box):  # pragma: no cover - compiled
+    """Whether a ray to the sun s (1/s = i) hits the box or ellipsoid at relative q with half size h."""
+    if is_box:
+        ax, bx = (qx - hx) * ix, (qx + hx) * ix
+        ay, by = (qy - hy) * iy, (qy + hy) * iy
+        az, bz = (qz - hz) * iz, (qz + hz) * iz
+        entry = max(min(ax, bx), min(ay, by), min(az, bz))
+        far = min(max(ax, bx), max(ay, by), max(az, bz))
+        return far >= entry and far > 1e-3
+    ex, ey, ez = sx / hx, sy / hy, sz / hz
+    ux, uy, uz = qx / hx, qy / hy, qz / hz
+    a = ex * ex + ey * ey + ez * ez
+    hb = ex * ux + ey * uy + ez * uz
+    disc = hb * hb - a * (ux * ux + uy * uy + uz * uz - 1.0)
+    return disc > 0 and hb + np.sqrt(disc) > 1e-3
+
+
+@numba.njit(cache=True, nogil=True)
+def _shadow_kernel(
+    depth, surface, dirs, origin, sun, prims, rects, shape, centre, half, shadow
+):  # pragma: no cover - compiled
+    """Shadow tests on 2x2 blocks: one test per block serves the block's pixels on the same surface.
+
+    Shadows vary slowly within one surface, so this quarters the work; pixels of another
+    surface than the block's first (object boundaries) are tested on their own.
+    """
+    height, width = depth.shape
+    sx, sy, sz = sun[0], sun[1], sun[2]
+    ix = 1.0 / sx if sx != 0 else np.inf
+    iy = 1.0 / sy if sy != 0 else np.inf
+    iz = 1.0 / sz if sz != 0 else np.inf
+    ox, oy, oz = origin[0], origin[1], origin[2]
+    for k in range(prims.shape[0]):
+        p = prims[k]
+        own = _FIRST_PRIMITIVE + p
+        box = shape[p] == _BOX
+        cx, cy, cz = centre[p, 0] - ox, centre[p, 1] - oy, centre[p, 2] - oz
+        hx, hy, hz = half[p, 0], half[p, 1], half[p, 2]
+        c0, r0, c1, r1 = rects[k, 0], rects[k, 1], rects[k, 2], rects[k, 3]
+        for r in range(r0 - r0 % 2, r1, 2):
+            for c in range(c0 - c0 % 2, c1, 2):
+                first = surface[r, c]
+                first_known = False
+                first_hit = False
+                for rr in range(r, min(r + 2, height)):
+                    for cc in range(c, min(c + 2, width)):
+                        s = surface[rr, cc]
+                        if shadow[rr, cc] or s == own or s == _SKY:  # noqa: SIM109 (compiled: plain compares)
+                            continue
+                        if s == first and first_known:
+                            hit = first_hit
+                        else:
+                            t = depth[rr, cc]
+                            hit = _blocks_sun(
+                                cx - t * dirs[rr, cc, 0],
+                                cy - t * dirs[rr, cc, 1],
+                                cz - t * dirs[rr, cc, 2],
+                                hx,
+                                hy,
+                                hz,
+                                sx,
+                                sy,
+                                sz,
+                                ix,
+                                iy,
+                                iz,
+                                box,
+                            )
+                            if s == first:
+                                first_known, first_hit = True, hit
+                        if hit:
+                            shadow[rr, cc] = 1

@@ -12,9 +12,10 @@ from vkstream.data.frame import FRAME_RATE_HZ, Frame, Intrinsics
 from vkstream.synth.camera import camera_rays, kitti_like_intrinsics
 from vkstream.synth.config import SynthConfig
 from vkstream.synth.raycast import cast
-from vkstream.synth.scene import Scene, Special, build_scene
+from vkstream.synth.scene import Scene, Special
 from vkstream.synth.shade import shade
 from vkstream.synth.textures import build_texture_bank
+from vkstream.synth.world import build_scene
 
 MAX_DEPTH_M = 250.0
 """Depth PNGs hold at most 65535 / 256 m; the backdrop keeps every hit well inside that."""

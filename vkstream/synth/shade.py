@@ -41,7 +41,7 @@ def shade(
     r0 = int(rng.integers(0, noise.shape[0] - height + 1))
     c0 = int(rng.integers(0, noise.shape[1] - width + 1))
     _shade_kernel(
-        gbuf.depth, gbuf.surface, gbuf.face, gbuf.directions, origin.astype(np.float32),
+        gbuf.depth, gbuf.surface, gbuf.face, gbuf.directions, gbuf.shadow, origin.astype(np.float32),
         scene.anchors(centre), scene.half, scene.texture, scene.tex_scale, lit_a, lit_d, face_light,
         sun, np.float32(scene.ambient), np.float32(scene.haze_distance),
         (scene.sky_horizon * gain).astype(np.float32), (scene.sky_zenith * gain).astype(np.float32),
@@ -56,6 +56,7 @@ def _shade_kernel(
     surface,
     face,
     dirs,
+    shadow,
     origin,
     anchor,
     half,
@@ -112,6 +113,8 @@ def _shade_kernel(
                 u = lz if axis == 0 else lx
                 v = lz if axis == 1 else ly
                 light = face_light[code]
+            if shadow[r, c]:
+                light = ambient
             scale = tex_scale[s]
             iu = (int(np.floor(u * scale)) + centre_texel) & mask
             iv = (centre_texel - 1 - int(np.floor(v * scale))) & mask
