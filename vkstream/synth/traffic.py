@@ -133,8 +133,8 @@ def add_traffic(
             else:
                 speed = -float(rng.uniform(*tc.oncoming_speed_mps))
             # Cars must cover the camera's view window [z_cam - 20, z_cam + z_view] at every time.
-            lo = min(z_first - 20 - speed * 0, z_last - 20 - speed * duration)
-            hi = max(z_first + z_view - speed * 0, z_last + z_view - speed * duration)
+            lo = min(z_first - 20, z_last - 20 - speed * duration)
+            hi = max(z_first + z_view, z_last + z_view - speed * duration)
             if abs(x - traj.lane_x) < 0.5:
                 lo = max(lo, z_first + 12.0)
             z = lo + float(rng.uniform(0, tc.car_gap_m[1]))
