@@ -50,6 +50,7 @@ def tolerance(depth: np.ndarray | float) -> np.ndarray | float:
 
 @dataclass
 class Sequence:
+    seed: int
     renderer: SequenceRenderer
     frames: list = field(default_factory=list)
 
@@ -70,7 +71,7 @@ class Sequence:
 
 def render_sequence(seed: int, config: SynthConfig | None = None, frames: int = FRAMES) -> Sequence:
     renderer = SequenceRenderer(seed, 0, frames, (W, H), config)
-    return Sequence(renderer, [renderer.render(i) for i in range(frames)])
+    return Sequence(seed, renderer, [renderer.render(i) for i in range(frames)])
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +270,7 @@ def test_thing_pixels_lie_on_their_own_object(world, crowded):
                 dist = box_distance(points[mask], centre[prims], half[prims])
                 worst = int(np.argmax(dist - tolerance(frame.depth[mask])))
                 assert dist[worst] <= tolerance(frame.depth[mask][worst]), (
-                    f"seq {seq.renderer._seed} frame {frame.index}: a pixel of instance {iid} "
+                    f"seed {seq.seed} frame {frame.index}: a pixel of instance {iid} "
                     f"lies {dist[worst]:.3f} m from its object at depth {frame.depth[mask][worst]:.1f} m"
                 )
                 checked += 1

@@ -34,13 +34,8 @@ class GenerationReport:
     frames: int = 0
     cars: int = 0
     people: int = 0
-    render_seconds: float = 0.0
     total_seconds: float = 0.0
     preview: Path | None = None
-
-    @property
-    def render_fps(self) -> float:
-        return self.frames / self.render_seconds if self.render_seconds > 0 else 0.0
 
     def format(self) -> str:
         width, height = self.size
@@ -118,9 +113,7 @@ def generate_dataset(
             report.sequences.append(name)
             seen: set[int] = set()  # instance ids that appear in at least one frame
             for index in range(frames):
-                start = time.perf_counter()
                 frame = renderer.render(index)
-                report.render_seconds += time.perf_counter() - start
                 pending.append(pool.submit(writer.write, frame))
                 while len(pending) > 4:
                     pending.popleft().result()

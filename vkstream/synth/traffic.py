@@ -65,31 +65,26 @@ def _pedestrian(b: SceneBuilder, rng: np.random.Generator, agent: int) -> None:
     skin = jitter(rng, pick(rng, SKIN), 0.05)
     common = {"semantic": TrainId.PERSON, "instance": instance, "agent": agent}
     phase = float(rng.uniform(0, 2 * np.pi))
+    # Legs and arms: x, height of the centre, size, colour, stride, and the side whose limb swings
+    # half a stride late; an arm swings against the leg on its own side, as in a walk.
+    limbs = (
+        (0.1, 0.42, (0.15, 0.84, 0.17), trousers, 0.22, 1),
+        (0.27, 1.15, (0.1, 0.6, 0.12), shirt, 0.12, -1),
+    )
     for side in (-1, 1):
-        b.add(
-            Shape.BOX,
-            (side * 0.1 * s, 0.42 * s, 0),
-            (0.15 * s, 0.84 * s, 0.17 * s),
-            col_a=trousers * 0.8,
-            col_b=trousers,
-            tex=Tex.NOISE_FINE,
-            scale=150.0,
-            swing=0.22 * s,
-            phase=phase + (side > 0) * np.pi,
-            **common,
-        )
-        b.add(
-            Shape.BOX,
-            (side * 0.27 * s, 1.15 * s, 0),
-            (0.1 * s, 0.6 * s, 0.12 * s),
-            col_a=shirt * 0.8,
-            col_b=shirt,
-            tex=Tex.NOISE_FINE,
-            scale=150.0,
-            swing=0.12 * s,
-            phase=phase + (side < 0) * np.pi,
-            **common,
-        )
+        for x, y, size, colour, swing, late_side in limbs:
+            b.add(
+                Shape.BOX,
+                (side * x * s, y * s, 0),
+                tuple(d * s for d in size),
+                col_a=colour * 0.8,
+                col_b=colour,
+                tex=Tex.NOISE_FINE,
+                scale=150.0,
+                swing=swing * s,
+                phase=phase + (side == late_side) * np.pi,
+                **common,
+            )
     b.add(
         Shape.BOX,
         (0, 1.15 * s, 0),
