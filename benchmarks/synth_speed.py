@@ -11,34 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import cv2
-import numpy as np
+from timing import machine, pin_to_one_core, timing_stats
 
 from vkstream.data import make_writer
 from vkstream.synth import SequenceRenderer
-
-
-def _pin_to_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        core = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
-        return f"pinned to core {core}"
-    return "not pinned (no sched_setaffinity on this platform)"
-
-
-def _stats(seconds: list[float]) -> dict[str, float]:
-    ms = np.array(seconds) * 1000.0
-    return {
-        "fps": round(len(ms) / (ms.sum() / 1000.0), 1),
-        "median_ms": round(float(np.median(ms)), 1),
-        "p90_ms": round(float(np.percentile(ms, 90)), 1),
-    }
 
 
 def main() -> None:
@@ -52,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     seeds = [int(s) for s in args.seeds.split(",")]
-    pinning = _pin_to_one_core()
+    pinning = pin_to_one_core()
     cv2.setNumThreads(1)
 
     render_times: list[float] = []
@@ -73,9 +54,9 @@ def main() -> None:
     result = {
         "size": f"{width}x{height}",
         "frames": len(render_times),
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {pinning}",
-        "render": _stats(render_times),
-        "render_and_write_png": _stats(with_png_times),
+        "machine": machine(pinning),
+        "render": timing_stats(render_times),
+        "render_and_write_png": timing_stats(with_png_times),
     }
     print(f"synthetic world at {result['size']}, {result['frames']} frames, {result['machine']}")
     for key in ("render", "render_and_write_png"):

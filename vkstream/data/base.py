@@ -79,12 +79,21 @@ class SequenceDataset(ABC):
 
     layout: ClassVar[str]
 
-    def __init__(self, root: str | os.PathLike[str], split: str = "train", *, on_error: OnError = "raise"):
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        *,
+        on_error: OnError = "raise",
+        read_images: bool = True,
+    ):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         self.root = Path(root)
         self.split = split
         self.on_error: OnError = on_error
+        self.read_images = read_images
+        """False skips decoding RGB images (evaluation needs only labels and depth)."""
         self.skipped = 0
         self._problems: list[DatasetError] = []
         self._calib_sources: dict[str, tuple[Path, Callable[[Path], Intrinsics]]] = {}
@@ -145,7 +154,7 @@ class SequenceDataset(ABC):
 
     def _load(self, files: FrameFiles, strict: bool) -> Frame:
         """Read and validate one frame; any problem raises a DatasetError naming the file."""
-        image = read_png(files.image, expect="rgb") if files.image else None
+        image = read_png(files.image, expect="rgb") if files.image and self.read_images else None
         semantic = instance = None
         if files.label:
             semantic, instance = self._read_labels(files)
@@ -173,6 +182,17 @@ class SequenceDataset(ABC):
             return self._index[sequence]
         except KeyError:
             raise KeyError(f"no sequence {sequence!r} in {self._frames_folder()}") from None
+
+    def read_frame(self, sequence: str, position: int) -> Frame:
+        """The frame at ``position`` (0-based, in listing order) of a sequence; a bad file raises.
+
+        For random access (training pairs); streaming readers should use :meth:`frames`.
+        """
+        return self._load(self._entries(sequence)[position], strict=True)
+
+    def frame_numbers(self, sequence: str) -> list[int]:
+        """The frame numbers listed for a sequence, in order, without reading any file."""
+        return [files.index for files in self._entries(sequence)]
 
     def num_frames(self, sequence: str) -> int:
         """Number of frames listed for a sequence (skipped ones included)."""

@@ -60,12 +60,13 @@ class SemKittiDvpsDataset(SequenceDataset):
         split: str = "train",
         *,
         on_error: OnError = "raise",
+        read_images: bool = True,
         label_space: LabelSpace = "train_id",
     ):
         if label_space not in ("train_id", "semkitti"):
             raise ValueError(f"label_space must be 'train_id' or 'semkitti', got {label_space!r}")
         self.label_space: LabelSpace = label_space
-        super().__init__(root, split, on_error=on_error)
+        super().__init__(root, split, on_error=on_error, read_images=read_images)
 
     def _frames_folder(self) -> Path:
         return self.root / "video_sequence" / self.split

@@ -50,7 +50,17 @@ class DatasetSummary:
 
     def format(self) -> str:
         """A readable multi-line table, one row per sequence."""
-        header = ("sequence", "frames", "size", "images", "labels", "depth", "intrinsics", "tracks", "depth m")
+        header = (
+            "sequence",
+            "frames",
+            "size",
+            "images",
+            "labels",
+            "depth",
+            "intrinsics",
+            "tracks",
+            "depth m",
+        )
         rows = [header]
         for s in self.sequences:
             depth = f"{s.depth_range[0]:.1f}-{s.depth_range[1]:.1f}" if s.depth_range else "-"

@@ -63,3 +63,17 @@ def require_png(path: Path, option: str) -> Path:
     if path.suffix.lower() != ".png":
         raise UsageError(f"invalid {option} '{path}': images are written as PNG, name it *.png")
     return path
+
+
+def parse_number_list(text: str, option: str, kind: type[int] | type[float] = float) -> tuple[float, ...]:
+    """``"1.25,1.1"`` -> ``(1.25, 1.1)``: distinct numbers in the order given."""
+    try:
+        values = tuple(kind(part) for part in text.split(","))
+    except ValueError:
+        example = "1,2,3,4" if kind is int else "1.25,1.1"
+        raise UsageError(
+            f"invalid {option} '{text}': expected comma-separated numbers such as {example}"
+        ) from None
+    if len(set(values)) != len(values):
+        raise UsageError(f"invalid {option} '{text}': a value is listed twice")
+    return values
