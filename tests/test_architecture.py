@@ -19,11 +19,15 @@ _ABOVE_DATA = {
     "vkstream.launch",
 }
 FORBIDDEN = {
-    "models": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch"},
+    "models": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch", "vkstream.train"},
+    "train": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch"},
     "nodes": {"vkstream.pipeline", "vkstream.launch"},
     "pipeline": {"vkstream.launch", "vkstream.models"},
     "data": _ABOVE_DATA | {"vkstream.synth"},
+    "eval": _ABOVE_DATA | {"vkstream.synth"},
     "synth": _ABOVE_DATA,
+    "client": (_ABOVE_DATA - {"zmq"})
+    | {"numba", "vkstream.data", "vkstream.synth", "vkstream.train", "vkstream.eval"},
 }
 
 

@@ -16,7 +16,7 @@ from vkstream.launch import schemas
 from vkstream.launch.cli import build_parser, main
 from vkstream.launch.commands import scan as scan_command
 
-COMMANDS = ("synth", "scan", "preview", "config")
+COMMANDS = ("synth", "scan", "preview", "train", "predict", "eval", "config", "listen", "keys")
 HELP_PATHS = [(), *((name,) for name in COMMANDS), ("config", "show"), ("config", "check")]
 
 

@@ -13,15 +13,30 @@ import sys
 from vkstream import __version__
 from vkstream.launch.commands import EXIT_USAGE, CommandParser, HelpFormatter, add_verbosity_options
 from vkstream.launch.commands import config as config_command
+from vkstream.launch.commands import eval as eval_command
+from vkstream.launch.commands import keys as keys_command
+from vkstream.launch.commands import listen as listen_command
+from vkstream.launch.commands import predict as predict_command
 from vkstream.launch.commands import preview as preview_command
 from vkstream.launch.commands import scan as scan_command
 from vkstream.launch.commands import synth as synth_command
+from vkstream.launch.commands import train as train_command
 from vkstream.launch.errors import expected_error_message
 from vkstream.launch.logs import console_logging
 
 PROG = "vkstream"
 EXIT_INTERRUPTED = 130
-COMMANDS = (synth_command, scan_command, preview_command, config_command)
+COMMANDS = (
+    synth_command,
+    scan_command,
+    preview_command,
+    train_command,
+    predict_command,
+    eval_command,
+    config_command,
+    listen_command,
+    keys_command,
+)
 """Command modules, in the order ``--help`` lists them."""
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 _SCHEMAS: dict[str, str] = {
     "synth": "vkstream.synth:SynthConfig",
+    "publisher": "vkstream.nodes.publisher:PublisherConfig",
+    "train": "vkstream.train:TrainConfig",
 }
 
 

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import torch
+
+from vkstream.models import ModelConfig, TrackMemory
+from vkstream.models.tracker import Detections, track
+
+E = 8
+
+
+def memory(cfg: ModelConfig, batch: int = 1, pixels: int = 0) -> TrackMemory:
+    return TrackMemory.stack([TrackMemory.empty(cfg, pixels, torch.device("cpu")) for _ in range(batch)])
+
+
+def detections(
+    embeddings: torch.Tensor, scores: list[float], classes: list[int], boxes=None, masks=None
+) -> Detections:
+    d = embeddings.shape[0]
+    if boxes is None:  # far-apart boxes: no duplicates
+        boxes = torch.tensor([[20.0 * i, 0.0, 20.0 * i + 10, 10.0] for i in range(d)])
+    return Detections(
+        valid=torch.ones(1, d, dtype=torch.bool),
+        scores=torch.tensor([scores]),
+        classes=torch.tensor([classes]),
+        boxes=boxes[None],
+        embeddings=embeddings[None],
+        masks=(masks if masks is not None else torch.zeros(d, 0))[None],
+    )
+
+
+def cfg_with(association: str = "embedding") -> ModelConfig:
+    return ModelConfig(embed_dim=E, association=association, tracker={"capacity": 8})
+
+
+def distinct_embeddings(n: int) -> torch.Tensor:
+    return torch.eye(E)[:n] * 10.0
+
+
+def test_static_scene_keeps_ids_and_a_new_object_gets_a_new_id() -> None:
+    cfg = cfg_with()
+    mem = memory(cfg)
+    emb = distinct_embeddings(3)
+    ids, mem = track(cfg, detections(emb[:2], [0.9, 0.8], [13, 11]), mem, torch.tensor([0]))
+    assert ids.tolist() == [[1, 2]]
+    for frame in range(1, 4):
+        ids, mem = track(cfg, detections(emb[:2], [0.9, 0.8], [13, 11]), mem, torch.tensor([frame]))
+        assert ids.tolist() == [[1, 2]]
+    # Reordered detections keep their identities; a third object is new.
+    ids, mem = track(cfg, detections(emb[[2, 1, 0]], [0.9, 0.8, 0.7], [13, 11, 13]), mem, torch.tensor([4]))
+    assert ids.tolist() == [[3, 2, 1]]
+    assert int(mem.next_id[0]) == 4
+
+
+def test_low_scores_start_no_track_and_classes_must_agree() -> None:
+    cfg = cfg_with()
+    mem = memory(cfg)
+    emb = distinct_embeddings(2)
+    ids, mem = track(cfg, detections(emb, [0.9, 0.32], [13, 13]), mem, torch.tensor([0]))
+    assert ids.tolist() == [[1, 0]]  # 0.32 is below the new-track score
+    ids, mem = track(cfg, detections(emb[:1], [0.9], [11]), mem, torch.tensor([1]))
+    assert ids.tolist() == [[2]]  # same embedding, other class: a new track
+
+
+def test_tracks_expire_after_the_memory_length() -> None:
+    cfg = cfg_with()
+    mem = memory(cfg)
+    emb = distinct_embeddings(2)
+    _, mem = track(cfg, detections(emb[:1], [0.9], [13]), mem, torch.tensor([0]))
+    none = detections(emb[1:], [0.1], [13])  # a detection too weak to track
+    for frame in range(1, 6):
+        _, mem = track(cfg, none, mem, torch.tensor([frame]))
+    ids, mem = track(cfg, detections(emb[:1], [0.9], [13]), mem, torch.tensor([5]))
+    assert ids.tolist() == [[1]]  # unseen for 5 frames: still remembered
+    for frame in range(6, 12):
+        _, mem = track(cfg, none, mem, torch.tensor([frame]))
+    ids, _ = track(cfg, detections(emb[:1], [0.9], [13]), mem, torch.tensor([12]))
+    assert ids.tolist() == [[2]]
+
+
+def test_duplicate_boxes_are_removed() -> None:
+    cfg = cfg_with()
+    boxes = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 11], [50.0, 0, 60, 10]])
+    ids, _ = track(
+        cfg,
+        detections(distinct_embeddings(3), [0.9, 0.8, 0.7], [13, 13, 11], boxes),
+        memory(cfg),
+        torch.tensor([0]),
+    )
+    assert ids.tolist() == [[1, 0, 2]]
+
+
+def test_two_detections_never_share_a_track() -> None:
+    cfg = cfg_with()
+    emb = distinct_embeddings(1)
+    _, mem = track(cfg, detections(emb, [0.9], [13]), memory(cfg), torch.tensor([0]))
+    ids, _ = track(cfg, detections(emb.repeat(2, 1), [0.6, 0.9], [13, 13]), mem, torch.tensor([1]))
+    assert ids.tolist() == [[2, 1]]  # the better detection continues the track
+
+
+def test_a_full_memory_replaces_the_longest_unseen_track() -> None:
+    cfg = ModelConfig(embed_dim=E, tracker={"capacity": 2})
+    emb = distinct_embeddings(3)
+    mem = memory(cfg)
+    _, mem = track(cfg, detections(emb[:2], [0.9, 0.9], [13, 13]), mem, torch.tensor([0]))
+    _, mem = track(cfg, detections(emb[1:2], [0.9], [13]), mem, torch.tensor([1]))
+    ids, mem = track(cfg, detections(emb[2:], [0.9], [13]), mem, torch.tensor([2]))
+    assert ids.tolist() == [[3]]
+    assert sorted(mem.ids[0].tolist()) == [2, 3]
+
+
+def test_streams_in_one_batch_keep_separate_memories() -> None:
+    cfg = cfg_with()
+    emb = distinct_embeddings(2)
+    mem = memory(cfg, batch=2)
+    both = Detections(
+        valid=torch.tensor([[True, True], [True, False]]),
+        scores=torch.tensor([[0.9, 0.9], [0.9, 0.9]]),
+        classes=torch.full((2, 2), 13),
+        boxes=torch.tensor([[0.0, 0, 10, 10], [50.0, 0, 60, 10]]).expand(2, 2, 4),
+        embeddings=emb.expand(2, 2, E),
+        masks=torch.zeros(2, 2, 0),
+    )
+    ids, mem = track(cfg, both, mem, torch.tensor([0, 0]))
+    assert ids.tolist() == [[1, 2], [1, 0]]
+    ids, mem = track(cfg, both, mem, torch.tensor([1, 1]))
+    assert ids.tolist() == [[1, 2], [1, 0]]
+    assert mem.next_id.tolist() == [3, 2]
+
+
+def test_mask_iou_association_follows_overlapping_masks() -> None:
+    cfg = cfg_with("mask_iou")
+    grid = torch.zeros(3, 4, 4)
+    grid[0, :2, :2] = 1
+    grid[1, 2:, 2:] = 1
+    grid[2, :2, 2:] = 1
+    masks = grid.flatten(1)
+    emb = torch.zeros(3, E)  # embeddings are unused
+    mem = memory(cfg, pixels=16)
+    ids, mem = track(cfg, detections(emb[:2], [0.9, 0.9], [13, 13], masks=masks[:2]), mem, torch.tensor([0]))
+    assert ids.tolist() == [[1, 2]]
+    moved = masks[[1, 0]].clone()
+    moved[1, 2] = 1  # object 1 grows by a pixel: IoU 4/5
+    ids, mem = track(cfg, detections(emb[:2], [0.9, 0.9], [13, 13], masks=moved), mem, torch.tensor([1]))
+    assert ids.tolist() == [[2, 1]]
+    ids, _ = track(cfg, detections(emb[:1], [0.9], [13], masks=masks[2:]), mem, torch.tensor([2]))
+    assert ids.tolist() == [[3]]  # no overlap: new object

@@ -1,0 +1,215 @@
+"""The online tracker: detections against a fixed-capacity memory of tracks, vectorised over streams.
+
+Everything stays on the model's device: one stream's memory is a set of [K,...] tensors with a
+valid flag, and a batch of streams is the same tensors stacked to [B,K,...].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vkstream.models.config import ModelConfig
+
+
+@dataclass
+class TrackMemory:
+    """Tracks of one stream ([K,...]) or of a batch of streams ([B,K,...])."""
+
+    ids: Tensor
+    """long: track id of each slot (ids start at 1)."""
+    embeddings: Tensor
+    """float [.., K, E]: momentum-averaged association embeddings."""
+    classes: Tensor
+    """long: the track's class."""
+    last_seen: Tensor
+    """long: frame index of the track's last match."""
+    valid: Tensor
+    """bool: the slot holds a live track."""
+    masks: Tensor
+    """float [.., K, P]: the last visible mask on the mask grid (P = 0 unless mask-IoU association)."""
+    next_id: Tensor
+    """long [] (or [B]): the id the next new track gets."""
+
+    @classmethod
+    def empty(cls, cfg: ModelConfig, mask_pixels: int, device: torch.device) -> TrackMemory:
+        k = cfg.tracker.capacity
+        p = mask_pixels if cfg.association == "mask_iou" else 0
+        return cls(
+            ids=torch.zeros(k, dtype=torch.long, device=device),
+            embeddings=torch.zeros(k, cfg.embed_dim, device=device),
+            classes=torch.zeros(k, dtype=torch.long, device=device),
+            last_seen=torch.zeros(k, dtype=torch.long, device=device),
+            valid=torch.zeros(k, dtype=torch.bool, device=device),
+            masks=torch.zeros(k, p, device=device),
+            next_id=torch.ones((), dtype=torch.long, device=device),
+        )
+
+    @classmethod
+    def stack(cls, memories: list[TrackMemory]) -> TrackMemory:
+        return cls(**{f.name: torch.stack([getattr(m, f.name) for m in memories]) for f in fields(cls)})
+
+    def unbind(self) -> list[TrackMemory]:
+        parts = {f.name: getattr(self, f.name).unbind(0) for f in fields(self)}
+        return [
+            TrackMemory(**{name: p[i].clone() for name, p in parts.items()}) for i in range(len(self.ids))
+        ]
+
+
+@dataclass
+class Detections:
+    """Candidate thing segments of a batch of frames, [B,D,...]."""
+
+    valid: Tensor
+    scores: Tensor
+    classes: Tensor
+    boxes: Tensor
+    """float (x0, y0, x1, y1)."""
+    embeddings: Tensor
+    masks: Tensor
+    """float [B,D,P] visible masks on the mask grid (mask-IoU association)."""
+
+
+def box_iou(a: Tensor, b: Tensor) -> Tensor:
+    """Pairwise IoU of [B,D,4] and [B,K,4] boxes -> [B,D,K]."""
+    lt = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
+    rb = torch.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(-1)
+    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(-1)
+    return inter / (area_a[..., :, None] + area_b[..., None, :] - inter).clamp(min=1e-6)
+
+
+def _priority(scores: Tensor) -> Tensor:
+    """A unique rank per detection, higher for higher scores (ties: lower index first)."""
+    d = scores.shape[-1]
+    order = torch.argsort(-scores, dim=-1, stable=True)
+    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(d, device=scores.device).expand_as(order))
+    return d - rank
+
+
+def remove_duplicates(cfg: ModelConfig, det: Detections) -> Tensor:
+    """Valid flags after dropping detections whose box overlaps a better one (QDTrack's thresholds)."""
+    t = cfg.tracker
+    priority = _priority(det.scores)
+    better = priority[..., None, :] > priority[..., :, None]  # [B,i,j]: j ranks above i
+    thr = torch.where(det.scores < t.det_score, t.dup_iou_low, t.dup_iou_high)
+    overlap = box_iou(det.boxes, det.boxes) > thr[..., :, None]
+    dup = (overlap & better & det.valid[..., None, :]).any(-1)
+    return det.valid & ~dup
+
+
+def similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
+    """[B,D,K] association scores; zero for pairs of another class or an invalid side."""
+    ok = det.valid[..., :, None] & memory.valid[..., None, :]
+    ok &= det.classes[..., :, None] == memory.classes[..., None, :]
+    if cfg.association == "embedding":
+        pair = det.valid[..., :, None] & memory.valid[..., None, :]
+        logits = (det.embeddings @ memory.embeddings.transpose(-1, -2)).masked_fill(~pair, -1e9)
+        bisoftmax = (torch.softmax(logits, dim=-1) + torch.softmax(logits, dim=-2)) / 2
+        # With one detection the column softmax is 1 whatever the embeddings: the cosine gate stops
+        # a new object from taking a track it does not resemble.
+        cosine = F.normalize(det.embeddings, dim=-1) @ F.normalize(memory.embeddings, dim=-1).transpose(
+            -1, -2
+        )
+        ok &= cosine > cfg.tracker.min_cosine
+        return torch.where(ok, bisoftmax, torch.zeros_like(bisoftmax))
+    # K-Net + IoU: mask IoU with the segments of the previous frame only.
+    ok &= (memory.last_seen == (frame[:, None] - 1))[..., None, :]
+    inter = det.masks @ memory.masks.transpose(-1, -2)
+    union = det.masks.sum(-1)[..., :, None] + memory.masks.sum(-1)[..., None, :] - inter
+    iou = inter / union.clamp(min=1e-6)
+    return torch.where(ok, iou, torch.zeros_like(iou))
+
+
+def greedy_assign(sim: Tensor, eligible: Tensor, priority: Tensor, threshold: float, rounds: int) -> Tensor:
+    """Each eligible detection takes its best free track above ``threshold``; better detections win ties.
+
+    A fixed number of rounds of QDTrack's score-ordered greedy matching, done for all detections at
+    once. Returns the matched slot per detection, -1 for none.
+    """
+    b, d, k = sim.shape
+    slot = torch.full((b, d), -1, dtype=torch.long, device=sim.device)
+    taken = torch.zeros(b, k + 1, dtype=torch.bool, device=sim.device)  # last column: a dump for losers
+    for _ in range(rounds):
+        free_sim = sim.masked_fill(taken[:, None, :k], 0.0)
+        best, arg = free_sim.max(-1)
+        claim = eligible & (slot < 0) & (best > threshold)
+        claim_priority = torch.where(claim, priority, torch.zeros_like(priority))
+        top = torch.zeros(b, k, dtype=priority.dtype, device=sim.device)
+        top = top.scatter_reduce(1, arg, claim_priority, reduce="amax")
+        win = claim & (top.gather(1, arg) == priority)
+        slot = torch.where(win, arg, slot)
+        taken = taken | torch.zeros_like(taken).scatter(1, torch.where(win, arg, k), True)
+    return slot
+
+
+def track(
+    cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor
+) -> tuple[Tensor, TrackMemory]:
+    """Associate a batch's detections with their streams' memories.
+
+    Returns the track id of each detection ([B,D], 0 = none) and the updated memories.
+    """
+    t = cfg.tracker
+    b, d = det.scores.shape
+    k = memory.ids.shape[1]
+    memory = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
+    memory.valid = memory.valid & (frame[:, None] - memory.last_seen <= t.memory_frames)
+    det = Detections(**{f.name: getattr(det, f.name) for f in fields(det)})
+    det.valid = remove_duplicates(cfg, det)
+    priority = _priority(det.scores)
+
+    sim = similarity(cfg, det, memory, frame)
+    threshold = t.match_score if cfg.association == "embedding" else t.mask_iou
+    eligible = det.valid & (det.scores > t.det_score)
+    slot = greedy_assign(sim, eligible, priority, threshold, t.rounds)
+    matched = slot >= 0
+
+    new = det.valid & ~matched & (det.scores > t.new_score)
+    new_rank = torch.cumsum(new.long(), dim=1) - 1
+    new_ids = memory.next_id[:, None] + new_rank
+    ids = torch.where(matched, memory.ids.gather(1, slot.clamp(min=0)), torch.zeros_like(slot))
+    ids = torch.where(new, new_ids, ids)
+    next_id = memory.next_id + new.sum(1)
+
+    # New tracks go to free slots first, then replace the longest-unseen tracks; slots matched in
+    # this frame are never replaced.
+    used = torch.zeros(b, k + 1, dtype=torch.bool, device=slot.device)
+    used = used.scatter(1, torch.where(matched, slot, k), True)[:, :k]
+    age_key = torch.where(memory.valid, memory.last_seen, torch.full_like(memory.last_seen, -1))
+    age_key = torch.where(used, torch.full_like(age_key, torch.iinfo(torch.long).max), age_key)
+    order = torch.argsort(age_key, dim=1, stable=True)
+    target = order.gather(1, new_rank.clamp(min=0, max=k - 1))
+    placeable = new & (new_rank < (~used).sum(1, keepdim=True))
+    det_slot = torch.where(matched, slot, torch.where(placeable, target, torch.full_like(slot, -1)))
+
+    owner = torch.full((b, k + 1), -1, dtype=torch.long, device=slot.device)
+    owner = owner.scatter(
+        1, torch.where(det_slot >= 0, det_slot, k), torch.arange(d, device=slot.device).expand(b, d)
+    )
+    owner = owner[:, :k]
+    has = owner >= 0
+    src = owner.clamp(min=0)
+    was_matched = has & used
+    det_emb = det.embeddings.gather(1, src[..., None].expand(-1, -1, det.embeddings.shape[-1]))
+    mixed = t.momentum * det_emb + (1 - t.momentum) * memory.embeddings
+    updated = TrackMemory(
+        ids=torch.where(has, ids.gather(1, src), memory.ids),
+        embeddings=torch.where(
+            was_matched[..., None], mixed, torch.where(has[..., None], det_emb, memory.embeddings)
+        ),
+        classes=torch.where(has, det.classes.gather(1, src), memory.classes),
+        last_seen=torch.where(has, frame[:, None].expand(b, k), memory.last_seen),
+        valid=memory.valid | has,
+        masks=torch.where(
+            has[..., None],
+            det.masks.gather(1, src[..., None].expand(-1, -1, det.masks.shape[-1])),
+            memory.masks,
+        ),
+        next_id=next_id,
+    )
+    return ids, updated
