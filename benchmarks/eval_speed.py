@@ -80,9 +80,7 @@ def main() -> None:
     cases["all: stq,dstq,vpq k=1-4,dvpq k=1-4"] = {"metrics": ("stq", "dstq", "vpq", "dvpq")}
     results = {name: time_updates(pairs, **settings) for name, settings in cases.items()}
     where = machine(pinning)
-    print(
-        f"metric updates at {width}x{height}, {args.frames} frames, {segments:.0f} segments/frame, {where}"
-    )
+    print(f"metric updates at {width}x{height}, {args.frames} frames, {segments:.0f} segments/frame, {where}")
     print(f"{'metrics':<38} {'frames/s':>9} {'median ms':>10} {'p90 ms':>8}")
     for name, r in results.items():
         print(f"{name:<38} {r['fps']:>9} {r['median_ms']:>10} {r['p90_ms']:>8}")

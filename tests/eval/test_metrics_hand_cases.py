@@ -123,6 +123,7 @@ def test_depth_just_inside_and_just_outside_each_threshold() -> None:
     assert scores["dq@1.25"] == pytest.approx(3 / 5)
     assert scores["dq@1.1"] == pytest.approx(1 / 5)
     assert scores["dq"] == pytest.approx(math.sqrt(0.6 * 0.2))
+    assert scores["depth_abs_rel"] == pytest.approx((0.24 + 0.26 + 0.09 + 0.1 + 1.0) / 5, rel=1e-6)
     assert scores["aq"] == scores["sq"] == 1.0
     assert scores["dstq"] == pytest.approx(math.sqrt(0.12) ** (1 / 3))
 
@@ -149,5 +150,7 @@ def test_a_perfect_prediction_scores_one() -> None:
             truth, Frame("0001", i, 0.0, None, np.where(semantic == 255, 0, semantic), instance, depth)
         )
     for key, value in evaluator.result().total.items():
-        if key not in ("frames", "tracks"):
+        if key == "depth_abs_rel":
+            assert value == 0.0
+        elif key not in ("frames", "tracks"):
             assert value == pytest.approx(1.0), key

@@ -84,10 +84,10 @@ def _drain(sub: Subscriber, idle: float = 0.3) -> list[tuple[str, int]]:
 
 def test_a_slow_subscriber_does_not_slow_the_publisher_and_its_losses_are_counted(tmp_path: Path) -> None:
     config = PublisherConfig(endpoint="tcp://127.0.0.1:*", sndhwm=2, codec="raw")
-    total, period = 40, 0.01
+    total, tail, period = 40, 5, 0.01
     with Publisher(config) as publisher:
         out = tmp_path / "slow.pkl"
-        slow = _spawn(publisher.endpoint, out, "--stall", "2.0", "--idle", "1.0", "--rcvhwm", "1")
+        slow = _spawn(publisher.endpoint, out, "--stall", "2.0", "--idle", "2.0", "--rcvhwm", "1")
         fast_got: list[int] = []
         with Subscriber(publisher.endpoint) as fast:
             assert publisher.wait_for_subscriptions(2, timeout=20)
@@ -105,16 +105,22 @@ def test_a_slow_subscriber_does_not_slow_the_publisher_and_its_losses_are_counte
             assert publisher.flush(timeout=5)
             elapsed = time.perf_counter() - start
             reader.join(timeout=10)
+            # Once the slow reader is back, a few more results: what it missed becomes a gap it counts.
+            time.sleep(max(0.0, 2.4 - (time.perf_counter() - start)))
+            for seq in range(total, total + tail):
+                publisher.publish(dataclasses.replace(frame, seq=seq))
+                time.sleep(period)
+            assert publisher.flush(timeout=5)
         slow_got = _collect(slow, out)
     # the slow reader stalled for 2 s; the publisher went on at its own pace
     assert elapsed < total * period + 2.0
     assert max(calls) < 0.1
     assert fast_got == list(range(total))
     seqs = [r.seq for r in slow_got["results"]]
-    assert 0 < len(seqs) < total
+    assert 0 < len(seqs) < total and seqs[-1] >= total
     lost = slow_got["stats"]["lost"]["front"]
     assert lost > 0 and lost == seqs[-1] - seqs[0] + 1 - len(seqs)
-    assert publisher.stats.sent == {"front": total} and publisher.stats.dropped == {}
+    assert publisher.stats.sent == {"front": total + tail} and publisher.stats.dropped == {}
 
 
 def test_latest_only_keeps_the_newest_result_and_counts_what_it_replaced(publisher: Publisher) -> None:

@@ -58,6 +58,9 @@ class EvalResult:
         """One line per metric family: DQ per threshold, (D)VPQ things/stuff and per window and lambda."""
         groups: dict[str, list[str]] = {}
         for key, value in self.total.items():
+            if key == "depth_abs_rel":
+                groups.setdefault("DEPTH", []).append(f"abs-rel {value:.4f}")
+                continue
             family, _, setting = key.partition("@")
             if not setting and not key.endswith(("_th", "_st")):
                 continue
@@ -113,6 +116,7 @@ def _stq_row(scores: SequenceScores, metrics: tuple[str, ...]) -> dict[str, floa
     if scores.dq is not None and scores.dq_at is not None:
         row.update(dstq=float(scores.dstq or 0.0), dq=scores.dq)
         row.update({f"dq@{t:g}": v for t, v in scores.dq_at.items()})
+        row["depth_abs_rel"] = float("nan") if scores.abs_rel is None else scores.abs_rel
         if "stq" not in metrics:
             row.update(aq=scores.aq, sq=scores.sq)
     return row

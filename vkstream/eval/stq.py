@@ -29,6 +29,7 @@ class _SequenceState:
     overlaps: SparseCounts = field(default_factory=SparseCounts)
     depth_valid: int = 0
     depth_inliers: np.ndarray | None = None
+    abs_rel_sum: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class SequenceScores:
     frames: int
     dq: float | None = None
     dq_at: dict[float, float] | None = None
+    abs_rel: float | None = None
+    """Mean |pred - gt| / gt over pixels with ground-truth depth (no estimate counts as 1)."""
 
     @property
     def stq(self) -> float:
@@ -147,11 +150,14 @@ class SegmentationTrackingQuality:
 
     def _update_depth(self, state: _SequenceState, gt_depth: np.ndarray, pred_depth: np.ndarray) -> None:
         assert self.depth_thresholds is not None
-        state.depth_valid += int(np.count_nonzero(gt_depth > 0))
+        valid = gt_depth > 0
+        state.depth_valid += int(np.count_nonzero(valid))
         # Where either depth is 0 (or the gt is invalid) the ratio is inf or nan and no threshold
         # accepts it, so no masking is needed: the inliers are exactly the reference's.
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.maximum(pred_depth / gt_depth, gt_depth / pred_depth)
+            forward = pred_depth / gt_depth
+            ratio = np.maximum(forward, gt_depth / pred_depth)
+            state.abs_rel_sum += float(np.sum(np.abs(forward - 1.0), where=valid, dtype=np.float64))
         inliers = np.array([np.count_nonzero(ratio <= t) for t in self.depth_thresholds], dtype=np.int64)
         if state.depth_inliers is None:
             state.depth_inliers = inliers
@@ -180,6 +186,7 @@ class SegmentationTrackingQuality:
             mine.pred_sizes.merge(theirs.pred_sizes)
             mine.overlaps.merge(theirs.overlaps)
             mine.depth_valid += theirs.depth_valid
+            mine.abs_rel_sum += theirs.abs_rel_sum
             if theirs.depth_inliers is not None:
                 if mine.depth_inliers is None:
                     mine.depth_inliers = theirs.depth_inliers.copy()
@@ -197,9 +204,10 @@ class SegmentationTrackingQuality:
         tracks = sum(n for _, n in aq_sums)
         aq = sum(total for total, _ in aq_sums) / max(tracks, 1e-15)
         sq = self._mean_iou(sum((s.confusion for s in states[1:]), states[0].confusion.copy()))
-        dq = dq_at = None
+        dq = dq_at = abs_rel = None
         if self.depth_thresholds is not None:
             valid = sum(s.depth_valid for s in states)
+            abs_rel = sum(s.abs_rel_sum for s in states) / valid if valid else float("nan")
             inliers = sum(
                 (s.depth_inliers for s in states if s.depth_inliers is not None),
                 np.zeros(len(self.depth_thresholds), dtype=np.int64),
@@ -215,6 +223,7 @@ class SegmentationTrackingQuality:
             frames=sum(s.frames for s in states),
             dq=dq,
             dq_at=dq_at,
+            abs_rel=abs_rel,
         )
 
     def _association_sum(self, state: _SequenceState) -> tuple[float, int]:
