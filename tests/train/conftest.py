@@ -1,16 +1,13 @@
-"""A tiny synthetic dataset (made once per session), a tiny model config and an in-process CLI runner."""
+"""A tiny synthetic dataset (made once per session) and a tiny model config."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from vkstream.launch.cli import main
 from vkstream.models import ModelConfig
 from vkstream.synth import generate_dataset
 from vkstream.train import TrainConfig
@@ -83,32 +80,3 @@ def tiny_model():
 def tiny_config():
     """``tiny_config(root, **sections)``: see :func:`_tiny_config`."""
     return _tiny_config
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def one_line_error(self, command: str) -> str:
-        """The message of a one-line ``vkstream COMMAND: error: ...`` report, checked to be just that."""
-        assert self.code == 2, (self.code, self.err)
-        assert "Traceback" not in self.err
-        lines = self.err.splitlines()
-        assert len(lines) == 1, self.err
-        prefix = f"{command}: error: "
-        assert lines[0].startswith(prefix), lines[0]
-        return lines[0].removeprefix(prefix)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """Run ``main(argv)`` in-process and collect its exit code and output."""
-
-    def run(*argv: str | os.PathLike[str]) -> Result:
-        code = main([os.fspath(arg) for arg in argv])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return run

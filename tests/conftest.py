@@ -1,4 +1,4 @@
-"""Helpers to run the command line in-process (fast) and through the installed console script (real)."""
+"""Shared by every test folder: the command line run in-process (fast) and as the installed script (real)."""
 
 from __future__ import annotations
 
