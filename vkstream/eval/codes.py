@@ -46,24 +46,10 @@ class SegmentCodes:
         self.size = self.THING_BASE + len(things) * INSTANCE_RANGE
         """Codes lie in [0, size)."""
 
-        self.class_index = np.full(256, 255, dtype=np.uint8)
-        """train id -> class index (void -> VOID, unknown ids -> 255)."""
-        self.class_index[:num_classes] = np.arange(num_classes)
-        self.class_index[void] = self.VOID
         self.thing_index = np.full(256, -1, dtype=np.int64)
         """train id -> position in ``thing_ids``, or -1."""
         self.thing_index[list(things)] = np.arange(len(things))
-        self.is_thing = self.thing_index >= 0
-        """train id -> whether it is a thing class."""
         self.thing_class = np.array(things, dtype=np.int64)
-
-    def unknown_ids(self, semantic: np.ndarray) -> list[int]:
-        """Class ids in ``semantic`` that are neither a class nor void, sorted."""
-        present = np.bincount(semantic.ravel(), minlength=256) if semantic.dtype == np.uint8 else None
-        if present is None:
-            values = np.unique(semantic)
-            return [int(v) for v in values if not (0 <= v < 256) or self.class_index[int(v)] == 255]
-        return [int(v) for v in np.flatnonzero(present) if self.class_index[v] == 255]
 
     def thing_mask(self, semantic: np.ndarray) -> np.ndarray:
         """Where ``semantic`` holds a thing class (one vectorised comparison per thing class)."""

@@ -23,14 +23,6 @@ class PairPlan:
     frames: dict[str, list[int]]
     missing: dict[str, frozenset[int]] = field(default_factory=dict)
 
-    @property
-    def num_frames(self) -> int:
-        return sum(len(numbers) for numbers in self.frames.values())
-
-    @property
-    def num_missing(self) -> int:
-        return sum(len(numbers) for numbers in self.missing.values())
-
 
 def plan_pairs(gt: SequenceDataset, pred: SequenceDataset, *, allow_missing: bool = False) -> PairPlan:
     """Check that the prediction covers the ground truth frame for frame, before reading any file.

@@ -144,6 +144,8 @@ def model_presets() -> dict[str, ModelConfig]:
             ffn_dim=256,
             head_dim=64,
             embed_dim=64,
+            # Tracking losses x4: at the reference weights a CPU-length run leaves the embeddings too weak.
+            losses=LossWeights(track_ce=1.0, track_l2=4.0),
         ),
         "kitti_r50": ModelConfig(),
     }
