@@ -158,3 +158,16 @@ def test_metric_choice_and_bad_arguments(cli, tmp_path: Path, ground_truth: Path
         "vkstream eval"
     )
     assert "--workers" in run_eval(cli, ground_truth, pred, "--workers", "0").one_line_error("vkstream eval")
+
+
+def test_the_frame_count_is_known_before_scoring(tmp_path: Path, ground_truth: Path, layout: str) -> None:
+    from vkstream.eval.folders import FolderPair, evaluate_folders
+
+    pred = tmp_path / "pred"
+    shutil.copytree(ground_truth, pred)
+    totals: list[int] = []
+    scored: list[int] = []
+    result = evaluate_folders(
+        FolderPair(ground_truth, pred, split="val"), progress=scored.append, on_start=totals.append
+    )
+    assert totals == [sum(SEQUENCES.values())] == [sum(scored)] == [int(result.total["frames"])]

@@ -52,10 +52,21 @@ def evaluator_settings(pair: FolderPair, gt: SequenceDataset) -> dict[str, Any]:
     return settings
 
 
-def evaluate_folders(pair: FolderPair, *, workers: int = 1, progress: Progress | None = None) -> EvalResult:
-    """Score every ground-truth frame; ``workers`` > 1 scores sequences in that many processes."""
+def evaluate_folders(
+    pair: FolderPair,
+    *,
+    workers: int = 1,
+    progress: Progress | None = None,
+    on_start: Progress | None = None,
+) -> EvalResult:
+    """Score every ground-truth frame; ``workers`` > 1 scores sequences in that many processes.
+
+    ``on_start`` gets the number of frames to score once the folders are checked (a progress total).
+    """
     gt, pred = pair.open()
     plan = plan_pairs(gt, pred, allow_missing=pair.allow_missing)
+    if on_start is not None:
+        on_start(sum(len(numbers) for numbers in plan.frames.values()))
     settings = evaluator_settings(pair, gt)
     if workers <= 1 or len(gt.sequences) == 1:
         evaluator = _score(gt, pred, plan, gt.sequences, settings, progress)

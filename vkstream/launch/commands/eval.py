@@ -116,7 +116,12 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(
         desc="scoring", unit="frame", disable=not show_progress(args, disabled=args.no_progress)
     ) as bar:
-        result = evaluate_folders(pair, workers=args.workers, progress=bar.update)
+
+        def start(frames: int) -> None:
+            bar.total = frames
+            bar.refresh()
+
+        result = evaluate_folders(pair, workers=args.workers, progress=bar.update, on_start=start)
     print(result.format_table())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
