@@ -15,15 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-CHECKPOINT := checkpoints/synth_small.pt
-
-# Render two unseen synthetic sequences, run the shipped model over them online, score and preview.
+# The main job: synthetic KITTI replays -> Ray pipeline with the shipped model -> ZeroMQ -> annotated video,
+# latency percentiles and online STQ/DSTQ (vkstream demo --help).
 demo: $(STAMP)
-	$(BIN)/vkstream synth data/demo --layout semkitti-dvps --sequences 2 --frames 20 --size 621x188 --seed 7 --preview data/demo/preview.png
-	$(BIN)/vkstream scan data/demo
-	$(BIN)/vkstream predict --checkpoint $(CHECKPOINT) --data data/demo --out data/demo-pred
-	$(BIN)/vkstream eval --gt data/demo --pred data/demo-pred --json data/demo-pred/scores.json
-	$(BIN)/vkstream preview data/demo-pred --out data/demo-pred/preview.png
+	$(BIN)/vkstream demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check vkstream tests benchmarks

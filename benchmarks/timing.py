@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-import platform
 
 import numpy as np
+
+from vkstream.bench.report import cpu_model
 
 
 def pin_to_one_core() -> str:
@@ -18,7 +19,8 @@ def pin_to_one_core() -> str:
 
 
 def machine(pinning: str) -> str:
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {pinning}"
+    """CPU model, the machine's cores and how this process was pinned (no torch import)."""
+    return f"{cpu_model()}, {os.cpu_count()} cores, {pinning}"
 
 
 def timing_stats(seconds: list[float], digits: int = 1) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""Shared by every test folder: the command line run in-process (fast) and as the installed script (real)."""
+"""Shared by every test folder: the command line (in-process and as the installed script), one Ray
+for the session, a live MJPEG camera on loopback and tiny synthetic KITTI datasets."""
 
 from __future__ import annotations
 
@@ -6,12 +7,20 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.nodes.mjpeg_server import MjpegServer
 from vkstream.launch.cli import main
+from vkstream.synth import generate_dataset
+
+DATASET_SIZE = (160, 48)
+"""(width, height) of the synthetic datasets' frames."""
+DATASET_FRAMES = 4
+"""Frames in each of the datasets' two sequences."""
 
 
 @dataclass
@@ -65,3 +74,57 @@ def script():
         return Result(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """One local Ray for the whole session; its workers can import test-only nodes (tests.*)."""
+    import ray
+
+    ray.init(
+        num_cpus=8,
+        include_dashboard=False,
+        namespace="vkstream-tests",
+        logging_level="WARNING",
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
+    )
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+@pytest.fixture
+def make_mjpeg_server() -> Iterator[Callable[..., MjpegServer]]:
+    """``make_mjpeg_server(size=(W, H), fps=20)``: a started server, stopped after the test."""
+    servers: list[MjpegServer] = []
+
+    def make(size: tuple[int, int] = (64, 48), fps: float = 20.0) -> MjpegServer:
+        server = MjpegServer(size=size, fps=fps).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def mjpeg_server(make_mjpeg_server: Callable[..., MjpegServer]) -> MjpegServer:
+    """A started 64x48, 20 fps MJPEG server; ``.url`` is its stream."""
+    return make_mjpeg_server()
+
+
+@pytest.fixture(scope="session")
+def kitti_datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Layout name -> root of a synthetic dataset: 2 sequences x 4 frames of 160x48, split train."""
+    roots = {}
+    for layout in ("kitti-step", "semkitti-dvps"):
+        root = tmp_path_factory.mktemp(layout)
+        generate_dataset(
+            root, layout=layout, sequences=2, frames=DATASET_FRAMES, size=DATASET_SIZE, seed=5, progress=False
+        )
+        roots[layout] = root
+    return roots

@@ -23,11 +23,23 @@ FORBIDDEN = {
     "train": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch"},
     "nodes": {"vkstream.pipeline", "vkstream.launch"},
     "pipeline": {"vkstream.launch", "vkstream.models"},
+    "bench": {"vkstream.launch"},
     "data": _ABOVE_DATA | {"vkstream.synth"},
     "eval": _ABOVE_DATA | {"vkstream.synth"},
     "synth": _ABOVE_DATA,
     "client": (_ABOVE_DATA - {"zmq"})
     | {"numba", "vkstream.data", "vkstream.synth", "vkstream.train", "vkstream.eval"},
+    "viz": {
+        "ray",
+        "torch",
+        "vkstream.models",
+        "vkstream.nodes",
+        "vkstream.pipeline",
+        "vkstream.launch",
+        "vkstream.train",
+        "vkstream.synth",
+        "vkstream.eval",
+    },
 }
 
 

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 import torch
 
 from tests.models.conftest import SIZE, confident_model, image_tensor
 from vkstream.data.classes import VOID
 from vkstream.data.frame import Frame
-from vkstream.models import FrameResult, ModelConfig, OnlineVideoKNet, StreamState
+from vkstream.models import FrameResult, ModelConfig, OnlineVideoKNet, StreamState, TrackMemory
+from vkstream.models.panoptic import merge_panoptic
+from vkstream.models.tracker import track
 
 
 @pytest.fixture(autouse=True)
@@ -136,3 +140,66 @@ def test_mask_iou_association_tracks_a_static_scene(tiny_cfg: ModelConfig, synth
     tracked = state.memory.valid
     assert state.memory.masks.shape[-1] == (SIZE[0] // 4) * (SIZE[1] // 4)
     assert bool((state.memory.masks[tracked].sum(-1) > 0).all())
+
+
+def unsplit_step(
+    online: OnlineVideoKNet, images: torch.Tensor, states: list[StreamState | None]
+) -> tuple[list[FrameResult], list[StreamState]]:
+    """The step as one piece: the three parts in a row and the merge with depth in one call."""
+    size = (images.shape[2], images.shape[3])
+    model, cfg = online.model, online.cfg
+    full = [s if s is not None else online.initial_state(size) for s in states]
+    has_previous = torch.tensor([s is not None for s in states])
+    frame = torch.tensor([s.frame_index + 1 for s in full])
+    memory = TrackMemory.stack([s.memory for s in full])
+    with torch.inference_mode():
+        kernels, masks, classes, embeddings, query_depth, dense_depth = model(
+            images, torch.stack([s.kernels for s in full]), has_previous
+        )
+        merged = merge_panoptic(
+            cfg,
+            torch.sigmoid(model.to_input_size(masks, size)),
+            classes,
+            model.to_input_size(query_depth, size),
+            model.to_input_size(dense_depth, size),
+        )
+        track_ids, memory = track(cfg, online._detections(merged, embeddings), memory, frame)
+        results = online._results(merged, track_ids, frame.tolist())
+    return results, [
+        StreamState(k, m, f, size) for k, m, f in zip(kernels, memory.unbind(), frame.tolist(), strict=True)
+    ]
+
+
+def test_stages_equal_the_unsplit_step(online: OnlineVideoKNet, synth_frames: list[Frame]) -> None:
+    images = [image_tensor(f) for f in synth_frames[:3]]
+    _, (state,) = online.step(images[0][None], [None])
+    _, (state,) = online.step(images[1][None], [state])
+    batch = torch.stack([images[2], images[2].flip(-1), images[1]])
+    states: list[StreamState | None] = [state, None, state]
+    encoded = online.encode(batch)
+    segmented = online.segment(encoded, states)
+    staged = online.estimate_depth(encoded, segmented)
+    stepped, step_states = online.step(batch, states)
+    expected, expected_states = unsplit_step(online, batch, states)
+    assert any(s.track_id > 0 for s in expected[0].segments)
+    for results in (staged, stepped):
+        for a, b in zip(results, expected, strict=True):
+            assert a.frame_index == b.frame_index and a.segments == b.segments
+            for name in ("semantic", "track", "depth", "panoptic"):
+                assert torch.equal(getattr(a, name), getattr(b, name)), name
+    for new_states in (segmented.new_states, step_states):
+        for a, b in zip(new_states, expected_states, strict=True):
+            assert a.frame_index == b.frame_index and a.image_size == b.image_size
+            assert torch.equal(a.kernels, b.kernels)
+            for f in fields(TrackMemory):
+                assert torch.equal(getattr(a.memory, f.name), getattr(b.memory, f.name)), f.name
+    assert [s.frame_index for s in step_states] == [2, 0, 2]
+
+
+def test_stages_refuse_mismatched_batches(online: OnlineVideoKNet) -> None:
+    two = online.encode(torch.rand(2, 3, *SIZE))
+    one = online.encode(torch.rand(1, 3, *SIZE))
+    with pytest.raises(ValueError, match="does not match the encoded batch"):
+        online.estimate_depth(two, online.segment(one, [None]))
+    with pytest.raises(ValueError, match="1 states for a batch of 2"):
+        online.segment(two, [None])

@@ -25,6 +25,7 @@ from vkstream.nodes.publisher import (
     Publisher,
     PublisherConfig,
     panoptic_from_labels,
+    wire_track_id,
 )
 
 HELPER = Path(__file__).with_name("subscriber_process.py")
@@ -236,6 +237,11 @@ def test_bad_results_are_refused_by_publish(publisher: Publisher) -> None:
         panoptic_from_labels(np.full((4, 4), 255, np.uint8), np.zeros((4, 4), np.uint16))
     labels = panoptic_from_labels(np.full((4, 4), 13, np.uint8), np.full((4, 4), 2, np.uint16))
     assert labels.dtype == np.uint32 and int(labels[0, 0]) == (13 << 16) | 2
+    tracks = np.array([[0, 65535, 65536, 65537 + 65535]], np.int64)  # a stream that ran for hours
+    wrapped = panoptic_from_labels(np.full(tracks.shape, 13, np.uint8), tracks)
+    assert (wrapped >> 16).tolist() == [[13] * 4]
+    assert (wrapped & 0xFFFF).tolist() == [[0, 65535, 1, 2]]
+    assert [wire_track_id(t) for t in (0, 7, 65535, 65536)] == [0, 7, 65535, 1]
     assert publisher.flush(timeout=5) and publisher.stats.sent == {"front": 1}
 
 

@@ -12,12 +12,16 @@ import sys
 
 from vkstream import __version__
 from vkstream.launch.commands import EXIT_USAGE, CommandParser, HelpFormatter, add_verbosity_options
+from vkstream.launch.commands import bench as bench_command
 from vkstream.launch.commands import config as config_command
+from vkstream.launch.commands import ctl as ctl_command
+from vkstream.launch.commands import demo as demo_command
 from vkstream.launch.commands import eval as eval_command
 from vkstream.launch.commands import keys as keys_command
 from vkstream.launch.commands import listen as listen_command
 from vkstream.launch.commands import predict as predict_command
 from vkstream.launch.commands import preview as preview_command
+from vkstream.launch.commands import run as run_command
 from vkstream.launch.commands import scan as scan_command
 from vkstream.launch.commands import synth as synth_command
 from vkstream.launch.commands import train as train_command
@@ -27,6 +31,9 @@ from vkstream.launch.logs import console_logging
 PROG = "vkstream"
 EXIT_INTERRUPTED = 130
 COMMANDS = (
+    demo_command,
+    run_command,
+    ctl_command,
     synth_command,
     scan_command,
     preview_command,
@@ -36,6 +43,7 @@ COMMANDS = (
     config_command,
     listen_command,
     keys_command,
+    bench_command,
 )
 """Command modules, in the order ``--help`` lists them."""
 

@@ -9,6 +9,14 @@ class UsageError(Exception):
     """Command-line input that parsed but makes no sense, e.g. ``--size 12x``; the message is one line."""
 
 
+_LIBRARY_ERRORS = (
+    ("vkstream.data", "DatasetError"),
+    ("vkstream.nodes.sources", "SourceError"),
+    ("vkstream.pipeline.runtime", "PipelineError"),
+    ("vkstream.pipeline.control", "ControlError"),
+)
+
+
 def expected_error_message(exc: BaseException) -> str | None:
     """A one-line message for an error the user can fix, or ``None`` for a bug that needs a traceback.
 
@@ -22,11 +30,12 @@ def expected_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, ValidationError):
         return format_validation_error(exc, exc.title)
     expected: tuple[type[BaseException], ...] = (UsageError, ConfigError, ValueError)
-    # A DatasetError can only have been raised if the data layer was imported; looking in sys.modules
-    # avoids importing it (and numpy) just to classify an unrelated error.
-    dataset_error = getattr(sys.modules.get("vkstream.data"), "DatasetError", None)
-    if isinstance(dataset_error, type):
-        expected += (dataset_error,)
+    # These can only have been raised if their module was imported; looking in sys.modules avoids
+    # importing them (and numpy, Ray) just to classify an unrelated error.
+    for module, name in _LIBRARY_ERRORS:
+        error = getattr(sys.modules.get(module), name, None)
+        if isinstance(error, type):
+            expected += (error,)
     if not isinstance(exc, expected):
         return None
     return " ".join(str(exc).split()) or type(exc).__name__

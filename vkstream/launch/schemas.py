@@ -16,6 +16,7 @@ _SCHEMAS: dict[str, str] = {
     "synth": "vkstream.synth:SynthConfig",
     "publisher": "vkstream.nodes.publisher:PublisherConfig",
     "train": "vkstream.train:TrainConfig",
+    "pipeline": "vkstream.pipeline.config:PipelineConfig",
 }
 
 

@@ -1,13 +1,18 @@
-"""Online inference: a batch of frames from several streams, each with its own state, in one step."""
+"""Online inference: a batch of frames from several streams, each with its own state, in one step.
+
+The step is three stages (backbone, kernel head with tracker, depth head) that can also run apart,
+e.g. as separate nodes of a streaming graph; their intermediate batches are batch-first dataclasses.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from vkstream.models.panoptic import PanopticBatch, merge_panoptic
+from vkstream.models.panoptic import PanopticBatch, add_depth, device_tensor, merge_segments
 from vkstream.models.tracker import Detections, TrackMemory, track
 from vkstream.models.video_knet import VideoKNet
 
@@ -24,6 +29,48 @@ class StreamState:
     """Index of the last frame processed (0 = the stream's first frame)."""
     image_size: tuple[int, int]
     """(H, W) of the stream's frames."""
+
+
+@dataclass
+class EncodedBatch:
+    """Backbone and neck features of a batch of frames of one size.
+
+    Tensors are batch-first and lists per item, so batches can be sliced and concatenated item-wise.
+    """
+
+    mask_feats: Tensor
+    """[B,C,h,w] features of the kernel head."""
+    depth_feats: Tensor
+    """[B,C,h,w] features of the depth head."""
+    image_size: tuple[int, int]
+    """(H, W) of the frames."""
+
+    def __len__(self) -> int:
+        return int(self.mask_feats.shape[0])
+
+
+@dataclass
+class SegmentedBatch:
+    """The kernel stage's output: what the depth stage needs, and the streams' new states.
+
+    Tensors are batch-first and lists per item, so batches can be sliced and concatenated item-wise.
+    """
+
+    kernels: Tensor
+    """[B,N,C] final kernels."""
+    mask_logits: Tensor
+    """[B,N,h,w] final mask logits on the padded mask grid."""
+    merged: PanopticBatch
+    """The panoptic merge, without depth."""
+    track_ids: Tensor
+    """[B,Nt] track id of each thing kernel, 0 = none."""
+    frame_indices: list[int]
+    """Each item's frame index in its stream."""
+    new_states: list[StreamState]
+    image_size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return int(self.kernels.shape[0])
 
 
 @dataclass(frozen=True)
@@ -74,8 +121,10 @@ class OnlineVideoKNet:
     """Runs a :class:`VideoKNet` online over frames of many streams.
 
     ``step`` takes a batch of frames (one per stream, all of one size) and each stream's state
-    (None for a stream's first frame) and returns the results and the new states. Streams never
-    influence each other: every operation is per batch item. The model is put in eval mode.
+    (None for a stream's first frame) and returns the results and the new states. It is
+    :meth:`encode`, :meth:`segment` and :meth:`estimate_depth` in a row, which can also be called
+    apart. Streams never influence each other: every operation is per batch item. The model is put
+    in eval mode.
     """
 
     def __init__(self, model: VideoKNet) -> None:
@@ -100,50 +149,90 @@ class OnlineVideoKNet:
 
     @torch.inference_mode()
     def step(
-        self, images: Tensor, states: list[StreamState | None]
+        self, images: Tensor, states: Sequence[StreamState | None]
     ) -> tuple[list[FrameResult], list[StreamState]]:
         """One frame per stream: float [B,3,H,W] RGB in 0..1 and B states -> B results and B new states."""
-        size = self._check(images, states)
-        images = images.to(self.device, torch.float32)
+        encoded = self.encode(images)
+        segmented = self.segment(encoded, states)
+        return self.estimate_depth(encoded, segmented), segmented.new_states
+
+    @torch.inference_mode()
+    def encode(self, images: Tensor) -> EncodedBatch:
+        """Backbone and neck of float [B,3,H,W] RGB in 0..1 (moved to the model's device if elsewhere)."""
+        self._check(images=images)
+        mask_feats, depth_feats = self.model.backbone_neck(images.to(self.device, torch.float32))
+        return EncodedBatch(mask_feats, depth_feats, (int(images.shape[2]), int(images.shape[3])))
+
+    @torch.inference_mode()
+    def segment(self, encoded: EncodedBatch, states: Sequence[StreamState | None]) -> SegmentedBatch:
+        """Kernels linked to each stream's previous ones, the merge without depth, and tracking."""
+        self._check(encoded=encoded, states=states)
+        size = encoded.image_size
         full = [s if s is not None else self.initial_state(size) for s in states]
-        has_previous = torch.tensor([s is not None for s in states], device=self.device)
+        frame_indices = [s.frame_index + 1 for s in full]
+        # A stream links its kernels to the previous ones exactly when it has a previous frame.
+        frame = device_tensor(frame_indices, self.device)
         previous = torch.stack([s.kernels for s in full])
         memory = TrackMemory.stack([s.memory for s in full])
-        frame = torch.tensor([s.frame_index + 1 for s in full], device=self.device)
 
         model = self.model
-        mask_feats, depth_feats = model.backbone_neck(images)
-        kernels, mask_logits, class_logits, embeddings = model.kernel_head(mask_feats, previous, has_previous)
-        query_depth, dense_depth = model.depth_head(depth_feats, kernels, mask_logits)
-        merged = merge_panoptic(
-            self.cfg,
-            torch.sigmoid(model.to_input_size(mask_logits, size)),
-            class_logits,
-            model.to_input_size(query_depth, size),
-            model.to_input_size(dense_depth, size),
+        kernels, mask_logits, class_logits, embeddings = model.kernel_head(
+            encoded.mask_feats, previous, frame > 0
         )
+        merged = merge_segments(self.cfg, torch.sigmoid(model.to_input_size(mask_logits, size)), class_logits)
         track_ids, memory = track(self.cfg, self._detections(merged, embeddings), memory, frame)
-        results = self._results(merged, track_ids, frame)
         new_states = [
-            StreamState(kernels=k.clone(), memory=m, frame_index=int(f), image_size=size)
-            for k, m, f in zip(kernels.unbind(0), memory.unbind(), frame.tolist(), strict=True)
+            StreamState(kernels=k.clone(), memory=m, frame_index=f, image_size=size)
+            for k, m, f in zip(kernels.unbind(0), memory.unbind(), frame_indices, strict=True)
         ]
-        return results, new_states
+        return SegmentedBatch(kernels, mask_logits, merged, track_ids, frame_indices, new_states, size)
 
-    def _check(self, images: Tensor, states: list[StreamState | None]) -> tuple[int, int]:
-        if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images must be [B,3,H,W] RGB, got shape {tuple(images.shape)}")
-        if not images.is_floating_point():
-            raise ValueError(f"images must be float RGB in 0..1, got {images.dtype}")
-        if len(states) != images.shape[0]:
-            raise ValueError(f"{len(states)} states for a batch of {images.shape[0]} frames")
-        size = (int(images.shape[2]), int(images.shape[3]))
-        for i, s in enumerate(states):
-            if s is not None and s.image_size != size:
-                raise ValueError(
-                    f"stream {i} was started at {s.image_size[0]}x{s.image_size[1]} (HxW), now {size}"
-                )
-        return size
+    @torch.inference_mode()
+    def estimate_depth(self, encoded: EncodedBatch, segmented: SegmentedBatch) -> list[FrameResult]:
+        """The depth head on the segmented frames, and each frame's result."""
+        self._check(encoded=encoded, segmented=segmented)
+        size = encoded.image_size
+        model = self.model
+        query_depth, dense_depth = model.depth_head(
+            encoded.depth_feats, segmented.kernels, segmented.mask_logits
+        )
+        merged = add_depth(
+            segmented.merged, model.to_input_size(query_depth, size), model.to_input_size(dense_depth, size)
+        )
+        return self._results(merged, segmented.track_ids, segmented.frame_indices)
+
+    @staticmethod
+    def _check(
+        *,
+        images: Tensor | None = None,
+        encoded: EncodedBatch | None = None,
+        states: Sequence[StreamState | None] | None = None,
+        segmented: SegmentedBatch | None = None,
+    ) -> None:
+        """Every stage's inputs are checked here; each passes what it takes."""
+        if images is not None:
+            if images.ndim != 4 or images.shape[1] != 3:
+                raise ValueError(f"images must be [B,3,H,W] RGB, got shape {tuple(images.shape)}")
+            if not images.is_floating_point():
+                raise ValueError(f"images must be float RGB in 0..1, got {images.dtype}")
+        if encoded is not None and states is not None:
+            if len(states) != len(encoded):
+                raise ValueError(f"{len(states)} states for a batch of {len(encoded)} frames")
+            size = encoded.image_size
+            for i, s in enumerate(states):
+                if s is not None and s.image_size != size:
+                    raise ValueError(
+                        f"stream {i} was started at {s.image_size[0]}x{s.image_size[1]} (HxW), now {size}"
+                    )
+        if (
+            encoded is not None
+            and segmented is not None
+            and (len(segmented) != len(encoded) or segmented.image_size != encoded.image_size)
+        ):
+            raise ValueError(
+                f"segmented batch ({len(segmented)} frames of {segmented.image_size}) does not match "
+                f"the encoded batch ({len(encoded)} frames of {encoded.image_size})"
+            )
 
     def _detections(self, merged: PanopticBatch, embeddings: Tensor) -> Detections:
         nt = self.cfg.num_thing_kernels
@@ -157,7 +246,10 @@ class OnlineVideoKNet:
             masks=masks,
         )
 
-    def _results(self, merged: PanopticBatch, track_ids: Tensor, frame: Tensor) -> list[FrameResult]:
+    def _results(
+        self, merged: PanopticBatch, track_ids: Tensor, frame_indices: list[int]
+    ) -> list[FrameResult]:
+        assert merged.depth is not None and merged.median_depth is not None, "merged without depth"
         b, s = merged.area.shape
         nt = self.cfg.num_thing_kernels
         slot_track = torch.cat([track_ids, track_ids.new_zeros(b, s - nt)], dim=1)
@@ -166,7 +258,7 @@ class OnlineVideoKNet:
         panoptic = segment_id.gather(1, merged.slot.flatten(1)).view_as(merged.slot).int()
         track_map = slot_track.gather(1, merged.slot.flatten(1)).view_as(merged.slot).int()
         semantic = merged.semantic.to(torch.uint8)
-        things = torch.tensor(self.cfg.thing_classes, device=self.device)
+        things = device_tensor(self.cfg.thing_classes, self.device)
         is_thing = torch.isin(merged.slot_class, things)
         # One transfer of the small per-segment tables.
         table = torch.cat(
@@ -197,7 +289,12 @@ class OnlineVideoKNet:
             ]
             results.append(
                 FrameResult(
-                    int(frame[i]), semantic[i], track_map[i], merged.depth[i].float(), panoptic[i], segments
+                    frame_indices[i],
+                    semantic[i],
+                    track_map[i],
+                    merged.depth[i].float(),
+                    panoptic[i],
+                    segments,
                 )
             )
         return results

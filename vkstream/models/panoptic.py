@@ -7,7 +7,8 @@ untracked region of its class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -18,14 +19,16 @@ from vkstream.models.config import ModelConfig
 
 @dataclass
 class PanopticBatch:
-    """Merged frames. Slots 0..N-1 are the kernels, then one untracked region per thing class."""
+    """Merged frames. Slots 0..N-1 are the kernels, then one untracked region per thing class.
+
+    Every tensor is batch-first. ``depth`` and ``median_depth`` are None until :func:`add_depth`:
+    the segments are needed for tracking before the depth head has run.
+    """
 
     slot: Tensor
     """[B,H,W] long: the slot of each pixel."""
     semantic: Tensor
     """[B,H,W] long train ids."""
-    depth: Tensor
-    """[B,H,W] float metres."""
     slot_class: Tensor
     """[B,S] long."""
     slot_score: Tensor
@@ -34,18 +37,29 @@ class PanopticBatch:
     """[B,S] long pixels."""
     box: Tensor
     """[B,S,4] long (x0, y0, x1, y1), x1/y1 exclusive; zeros for empty slots."""
-    median_depth: Tensor
-    """[B,S] float metres, 0 for empty slots."""
     low_res_masks: Tensor
     """[B,Nt,P] float: each thing kernel's visible area on the mask grid (for mask-IoU association)."""
+    depth: Tensor | None = None
+    """[B,H,W] float metres."""
+    median_depth: Tensor | None = None
+    """[B,S] float metres, 0 for empty slots."""
+
+
+def device_tensor(values: Sequence[int], device: torch.device) -> Tensor:
+    """A small constant on ``device``, copied without waiting for the device's queue to drain.
+
+    ``torch.tensor(values, device=...)`` synchronises with a CUDA device; an asynchronous copy from
+    host memory is safe because CUDA stages pageable memory before the call returns.
+    """
+    return torch.tensor(values, dtype=torch.long).to(device, non_blocking=True)
 
 
 def kernel_scores(cfg: ModelConfig, class_logits: Tensor) -> tuple[Tensor, Tensor]:
     """Score and class of every kernel: best thing class for thing kernels, own class for stuff kernels."""
     probs = torch.sigmoid(class_logits)
     nt = cfg.num_thing_kernels
-    things = torch.tensor(cfg.thing_classes, device=class_logits.device)
-    stuff = torch.tensor(cfg.stuff_classes, device=class_logits.device)
+    things = device_tensor(cfg.thing_classes, class_logits.device)
+    stuff = device_tensor(cfg.stuff_classes, class_logits.device)
     thing_score, thing_arg = probs[:, :nt][..., things].max(-1)
     stuff_score = probs[:, nt:].gather(-1, stuff.view(1, -1, 1).expand(probs.shape[0], -1, 1)).squeeze(-1)
     score = torch.cat([thing_score, stuff_score], dim=1)
@@ -57,6 +71,11 @@ def merge_panoptic(
     cfg: ModelConfig, mask_probs: Tensor, class_logits: Tensor, query_depth: Tensor, dense_depth: Tensor
 ) -> PanopticBatch:
     """Merge [B,N,H,W] mask probabilities with class logits and depth maps, all at the input size."""
+    return add_depth(merge_segments(cfg, mask_probs, class_logits), query_depth, dense_depth)
+
+
+def merge_segments(cfg: ModelConfig, mask_probs: Tensor, class_logits: Tensor) -> PanopticBatch:
+    """The merge without depth: [B,N,H,W] mask probabilities at the input size and [B,N,K] class logits."""
     b, n, h, w = mask_probs.shape
     nt = cfg.num_thing_kernels
     nthing = len(cfg.thing_classes)
@@ -83,32 +102,37 @@ def merge_panoptic(
     untracked = (winner < nt) & ~winner_kept
     slot = torch.where(untracked, region, winner)
 
-    thing_classes = torch.tensor(cfg.thing_classes, device=device)
+    thing_classes = device_tensor(cfg.thing_classes, device)
     slot_class = torch.cat([cls, thing_classes.expand(b, -1)], dim=1)
     slot_score = torch.cat([score, score.new_zeros(b, nthing)], dim=1)
     semantic = slot_class.gather(1, slot.flatten(1)).view(b, h, w)
 
-    query_at = query_depth.gather(1, slot.clamp(max=n - 1)[:, None]).squeeze(1)
-    depth = torch.where(slot < n, query_at, dense_depth[:, 0])
     s = n + nthing
     onehot = slot[:, None] == torch.arange(s, device=device).view(1, s, 1, 1)  # [B,S,H,W]
     low = F.avg_pool2d(onehot[:, :nt].float(), cfg.mask_stride, ceil_mode=True).flatten(2)
     return PanopticBatch(
         slot=slot,
         semantic=semantic,
-        depth=depth,
         slot_class=slot_class,
         slot_score=slot_score,
         area=_bincount(slot, s),
         box=_boxes(onehot),
-        median_depth=_segment_medians(slot, depth, s),
         low_res_masks=low,
     )
 
 
+def add_depth(merged: PanopticBatch, query_depth: Tensor, dense_depth: Tensor) -> PanopticBatch:
+    """``merged`` with depth: [B,N,H,W] query depth in each kernel's segment, [B,1,H,W] dense elsewhere."""
+    n = query_depth.shape[1]
+    query_at = query_depth.gather(1, merged.slot.clamp(max=n - 1)[:, None]).squeeze(1)
+    depth = torch.where(merged.slot < n, query_at, dense_depth[:, 0])
+    medians = _segment_medians(merged.slot, depth, merged.slot_class.shape[1])
+    return replace(merged, depth=depth, median_depth=medians)
+
+
 def _index_in(values: Tensor, table: tuple[int, ...]) -> Tensor:
     """Position of each value in ``table`` (0 where absent)."""
-    lookup = torch.tensor(table, device=values.device)
+    lookup = device_tensor(table, values.device)
     return (values[..., None] == lookup).long().argmax(-1)
 
 

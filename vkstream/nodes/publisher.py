@@ -146,13 +146,27 @@ class FrameOutput:
     state_reset: bool = False
 
 
+MAX_TRACK_ID = (1 << TRACK_BITS) - 1
+
+
+def wire_track_id(track: int) -> int:
+    """The track id as published: ids above 65535 (a stream running for hours) wrap round to 1.."""
+    return (track - 1) % MAX_TRACK_ID + 1 if track > MAX_TRACK_ID else track
+
+
 def panoptic_from_labels(semantic: np.ndarray, instance: np.ndarray) -> np.ndarray:
-    """HxW uint32 panoptic map from class ids and track ids; void pixels are refused."""
+    """HxW uint32 panoptic map from class ids and track ids; void pixels are refused.
+
+    Track ids wrap as :func:`wire_track_id` does, so they never spill into the class bits.
+    """
     if semantic.shape != instance.shape or semantic.ndim != 2:
         raise ValueError(f"class map {semantic.shape} and track map {instance.shape} must be the same HxW")
     if semantic.size and int(semantic.max()) >= VOID:
         raise ValueError("the class map holds void pixels; published results assign every pixel a class")
-    return (semantic.astype(np.uint32) << TRACK_BITS) | instance.astype(np.uint32)
+    tracks = instance.astype(np.int64)
+    if tracks.size and int(tracks.max()) > MAX_TRACK_ID:
+        tracks = np.where(tracks > MAX_TRACK_ID, (tracks - 1) % MAX_TRACK_ID + 1, tracks)
+    return (semantic.astype(np.uint32) << TRACK_BITS) | tracks.astype(np.uint32)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The streaming runtime (graph, actor placement, batching, backpressure, telemetry); model-agnostic.
+"""The streaming runtime: the graph of nodes as Ray actors, batching, backpressure, telemetry, control.
 
-Empty in this release.
+Model-agnostic: nodes are loaded by import path inside their actors (``vkstream.pipeline.node``).
+Start with :class:`vkstream.pipeline.runtime.Pipeline` and :class:`vkstream.pipeline.config.PipelineConfig`.
 """

@@ -1,0 +1,36 @@
+"""``vkstream bench`` end to end: all three modes on a tiny replay, table and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_bench_runs_every_mode_and_writes_the_json(
+    ray_session: str, cli, kitti_datasets, tmp_path: Path
+) -> None:
+    out = tmp_path / "bench.json"
+    result = cli(
+        "bench", "--streams", "1,2", "--frames", "4", "--warmup", "1", "--threads", "1",
+        "--data", kitti_datasets["semkitti-dvps"], "--checkpoint", REPO / "checkpoints" / "synth_small.pt",
+        "--json", out,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "| mode | streams | fps | p50 ms | p99 ms | vs bare |" in result.out
+    data = json.loads(out.read_text())
+    rows = {(r["mode"], r["streams"]): r for r in data["results"]}
+    assert set(rows) == {(m, s) for m in ("bare", "naive", "pipeline") for s in (1, 2)}
+    for row in rows.values():
+        assert row["fps"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
+        assert row["frames"] == 3 * row["streams"]
+    assert rows[("pipeline", 2)]["mean_batch"] >= 1
+    assert data["machine"]["cores"] >= 1
+
+
+def test_bench_refuses_bad_arguments_in_one_line(cli) -> None:
+    assert "unknown mode fast" in cli("bench", "--modes", "bare,fast").one_line_error("vkstream bench")
+    assert "--warmup must be 0..3" in cli("bench", "--frames", "4", "--warmup", "4").one_line_error(
+        "vkstream bench"
+    )

@@ -1,0 +1,136 @@
+"""The inbox's drop-oldest queues and batch formation, on real threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from vkstream.nodes.packet import Packet
+from vkstream.pipeline.inbox import Inbox
+
+
+def packet(stream: str, seq: int, key: tuple[int, ...] = (4, 4, 3), epoch: int = 0) -> Packet:
+    return Packet(stream=stream, seq=seq, stamp_ns=seq, batch_key=key, epoch=epoch)
+
+
+def test_a_full_stream_drops_its_oldest_frame_and_counts_it() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", s) for s in range(5)])
+    assert inbox.pending() == 2
+    assert inbox.dropped() == {"a": 3}
+    assert [p.seq for p in inbox.take_batch(4, 0.0)] == [3]
+    assert [p.seq for p in inbox.take_batch(4, 0.0)] == [4]
+
+
+def test_a_dropped_frame_hands_its_restart_flags_to_the_next() -> None:
+    inbox = Inbox(max_pending=1)
+    first = packet("a", 0)
+    first.restart = first.state_reset = True
+    inbox.put([first, packet("a", 1)])
+    (kept,) = inbox.take_batch(1, 0.0)
+    assert kept.seq == 1 and kept.restart and kept.state_reset
+
+
+def test_frames_arriving_out_of_order_leave_in_order_and_late_ones_are_dropped() -> None:
+    inbox = Inbox(max_pending=4)
+    inbox.put([packet("a", 2)])
+    inbox.put([packet("a", 1)])
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [1]
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [2]
+    inbox.put([packet("a", 0)])  # older than a frame already passed on
+    assert inbox.pending() == 0 and inbox.dropped() == {"a": 1} and inbox.late() == {"a": 1}
+
+
+def test_a_lossless_frame_waits_for_the_earlier_one_still_on_its_way() -> None:
+    inbox = Inbox(max_pending=1)
+    first, second = packet("a", 0), packet("a", 1)
+    first.lossless = second.lossless = True
+    inbox.put([second])
+    assert inbox.take_batch(1, 0.0, timeout_s=0.05) == []  # seq 0 first
+    inbox.put([first])
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [0]
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [1]
+    third = packet("a", 2)
+    third.lossless = True
+    inbox.put([third])
+    fourth = packet("a", 3)
+    fourth.lossless = True
+    inbox.put([fourth])
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [2]
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [3]
+    fifth = packet("a", 5)
+    fifth.lossless = True
+    inbox.put([fifth])
+    started = time.monotonic()
+    while not (batch := inbox.take_batch(1, 0.0, timeout_s=0.05)):
+        assert time.monotonic() - started < 5
+    assert [p.seq for p in batch] == [5]  # ... unless it never comes: given up after the reorder wait
+    assert inbox.late() == {}
+
+
+def test_a_batch_has_one_frame_per_stream_and_at_most_max_batch() -> None:
+    inbox = Inbox(max_pending=3)
+    for s in range(2):
+        inbox.put([packet("a", s), packet("b", s), packet("c", s)])
+    batch = inbox.take_batch(2, 0.0)
+    assert sorted((p.stream, p.seq) for p in batch) == [("a", 0), ("b", 0)]
+    batch = inbox.take_batch(8, 0.0)
+    assert sorted((p.stream, p.seq) for p in batch) == [("a", 1), ("b", 1), ("c", 0)]
+
+
+def test_frames_of_another_size_go_in_their_own_batch() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 0, key=(4, 4, 3)), packet("b", 0, key=(8, 8, 3))])
+    first = inbox.take_batch(4, 0.0)
+    second = inbox.take_batch(4, 0.0)
+    assert [p.stream for p in first] == ["a"] and [p.stream for p in second] == ["b"]
+
+
+def test_the_batch_waits_at_most_max_wait_for_other_streams() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 0), packet("b", 0)])
+    inbox.take_batch(4, 0.0)  # both streams are known now
+    inbox.put([packet("a", 1)])
+    started = time.monotonic()
+    batch = inbox.take_batch(4, 0.2)
+    waited = time.monotonic() - started
+    assert [p.stream for p in batch] == ["a"]
+    assert 0.15 <= waited < 2.0
+
+
+def test_a_frame_of_the_other_stream_completes_the_batch_early() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 0), packet("b", 0)])
+    inbox.take_batch(4, 0.0)
+    inbox.put([packet("a", 1)])
+    threading.Timer(0.05, lambda: inbox.put([packet("b", 1)])).start()
+    started = time.monotonic()
+    batch = inbox.take_batch(4, 5.0)
+    assert sorted(p.stream for p in batch) == ["a", "b"]
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_restarted_ingest_numbering_from_zero_replaces_the_old_run() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 7)])
+    inbox.take_batch(1, 0.0)
+    inbox.put([packet("a", 8)])
+    inbox.put([packet("a", 0, epoch=1)])
+    assert [p.seq for p in inbox.take_batch(1, 0.0)] == [0]
+    assert inbox.dropped() == {"a": 1}
+    inbox.put([packet("a", 9)])  # a straggler of the old run
+    assert inbox.pending() == 0 and inbox.dropped() == {"a": 2}
+
+
+def test_forget_and_close() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 0), packet("b", 0)])
+    inbox.forget("a")
+    assert [p.stream for p in inbox.take_batch(4, 0.0)] == ["b"]
+    assert inbox.take_batch(4, 0.0, timeout_s=0.01) == []
+    inbox.close()
+    assert inbox.take_batch(4, 0.0) == []
+    with pytest.raises(ValueError, match="max_pending"):
+        Inbox(0)

@@ -1,0 +1,133 @@
+"""An actor's inbox: per-stream bounded queues that drop the oldest frame, and batch formation.
+
+Latest frame wins: when a stream already has ``max_pending`` frames waiting, the oldest is dropped and
+counted, so a slow stage bounds both memory and latency instead of building a backlog (ROS 2's
+sensor-data QoS behaves the same). A batch holds at most one frame per stream (a stream's frames
+depend on each other through its state) and is released when ``max_batch`` streams have a frame or
+the first waiting frame has waited ``max_wait`` (DeepStream's batched-push timeout).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import defaultdict
+
+from vkstream.nodes.packet import Packet
+
+REORDER_WAIT_S = 0.5
+"""How long a lossless stream's frame waits for an earlier one that is still on its way (Ray may run
+two calls of one caller out of order); after that the earlier frame counts as lost."""
+
+
+class Inbox:
+    def __init__(self, max_pending: int) -> None:
+        if max_pending < 1:
+            raise ValueError(f"max_pending must be at least 1, got {max_pending}")
+        self.max_pending = max_pending
+        self._cond = threading.Condition()
+        self._queues: dict[str, list[tuple[int, float, Packet]]] = {}
+        self._last_taken: dict[str, int] = {}
+        self._epochs: dict[str, int] = {}
+        self._late: dict[str, int] = defaultdict(int)
+        self._dropped: dict[str, int] = defaultdict(int)
+        self._closed = False
+
+    def put(self, packets: list[Packet]) -> None:
+        """Queue packets in seq order per stream (calls may arrive out of order); late ones are dropped."""
+        now = time.monotonic()
+        with self._cond:
+            for packet in packets:
+                stream = packet.stream
+                epoch = self._epochs.setdefault(stream, packet.epoch)
+                if packet.epoch > epoch:
+                    # The ingest restarted and numbers from 0 again: what waits is from before.
+                    self._epochs[stream] = packet.epoch
+                    self._last_taken.pop(stream, None)
+                    self._dropped[stream] += len(self._queues.pop(stream, []))
+                elif packet.epoch < epoch or packet.seq <= self._last_taken.get(stream, -1):
+                    self._dropped[stream] += 1  # older than a frame already passed on
+                    self._late[stream] += 1
+                    continue
+                queue = self._queues.setdefault(stream, [])
+                bisect.insort(queue, (packet.seq, now, packet), key=lambda item: item[0])
+                while len(queue) > self.max_pending and not queue[0][2].lossless:
+                    _, _, old = queue.pop(0)
+                    self._dropped[stream] += 1
+                    # A discontinuity must not vanish with the frame that carried it.
+                    queue[0][2].restart |= old.restart
+                    queue[0][2].state_reset |= old.state_reset
+            self._cond.notify_all()
+
+    def take_batch(self, max_batch: int, max_wait_s: float, timeout_s: float = 0.1) -> list[Packet]:
+        """The next batch, or [] if nothing arrived within ``timeout_s`` (so callers can check for stop)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._closed or self._waiting(), timeout_s):
+                return []
+            if self._closed:
+                return []
+            first = min(q[0][1] for s, q in self._queues.items() if self._ready(s, q))
+            deadline = first + max_wait_s
+            want = min(max_batch, len(self._queues))
+            while not self._closed and self._waiting() < want:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self._pop_batch(max_batch)
+
+    def _waiting(self) -> int:
+        return sum(1 for s, q in self._queues.items() if self._ready(s, q))
+
+    def _ready(self, stream: str, queue: list[tuple[int, float, Packet]]) -> bool:
+        """A stream can go into a batch: it has a frame, and a lossless one is not ahead of its turn."""
+        if not queue:
+            return False
+        seq, arrived, packet = queue[0]
+        if packet.lossless and seq != self._last_taken.get(stream, -1) + 1:  # each run counts from 0
+            return time.monotonic() - arrived >= REORDER_WAIT_S
+        return True
+
+    def _pop_batch(self, max_batch: int) -> list[Packet]:
+        heads = sorted((q[0][1], stream) for stream, q in self._queues.items() if self._ready(stream, q))
+        if not heads:
+            return []
+        key = self._queues[heads[0][1]][0][2].batch_key
+        batch = []
+        for _, stream in heads:
+            if len(batch) == max_batch:
+                break
+            queue = self._queues[stream]
+            if queue[0][2].batch_key != key:
+                continue  # another frame size: its own batch, next round
+            seq, _, packet = queue.pop(0)
+            self._last_taken[stream] = seq
+            batch.append(packet)
+        return batch
+
+    def forget(self, stream: str) -> None:
+        with self._cond:
+            self._queues.pop(stream, None)
+            self._last_taken.pop(stream, None)
+            self._epochs.pop(stream, None)
+            self._dropped.pop(stream, None)
+            self._late.pop(stream, None)
+
+    def pending(self) -> int:
+        with self._cond:
+            return sum(len(q) for q in self._queues.values())
+
+    def dropped(self) -> dict[str, int]:
+        with self._cond:
+            return {k: v for k, v in self._dropped.items() if v}
+
+    def late(self) -> dict[str, int]:
+        """Of the drops, frames that arrived after a later frame of their stream had been passed on."""
+        with self._cond:
+            return {k: v for k, v in self._late.items() if v}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
