@@ -80,6 +80,16 @@ def test_a_batch_has_one_frame_per_stream_and_at_most_max_batch() -> None:
     assert sorted((p.stream, p.seq) for p in batch) == [("a", 1), ("b", 1), ("c", 0)]
 
 
+def test_streams_take_turns_when_only_one_frame_fits() -> None:
+    inbox = Inbox(max_pending=1)
+    served = []
+    for seq in range(6):
+        inbox.put([packet("a", seq)])  # a's frames always arrive first
+        inbox.put([packet("b", seq)])
+        served += [p.stream for p in inbox.take_batch(1, 0.0)]
+    assert served.count("a") == served.count("b") == 3
+
+
 def test_frames_of_another_size_go_in_their_own_batch() -> None:
     inbox = Inbox(max_pending=2)
     inbox.put([packet("a", 0, key=(4, 4, 3)), packet("b", 0, key=(8, 8, 3))])

@@ -61,6 +61,11 @@ class PublishNode:
         for p in packets:
             try:
                 self._publish(p)
+            except KeyError as exc:
+                log.error(
+                    "stream %r frame %d not published: it has no %s from the model", p.stream, p.seq, exc
+                )
+                continue
             except ValueError as exc:
                 log.error("stream %r frame %d not published: %s", p.stream, p.seq, exc)
                 continue
@@ -123,7 +128,9 @@ class PublishNode:
             self._evaluator.update(gt, pred, f"{p.stream}#{count.run}")
         except EvalError as exc:
             self._eval_errors += 1
-            log.error("stream %r frame %d not scored: %s", p.stream, p.seq, exc)
+            # Once, not per frame: a replay without depth, say, fails every frame the same way.
+            level = logging.ERROR if self._eval_errors == 1 else logging.DEBUG
+            log.log(level, "stream %r frame %d not scored: %s", p.stream, p.seq, exc)
 
     def forget(self, stream: str) -> None:
         self._counts.pop(stream, None)

@@ -31,6 +31,7 @@ class Inbox:
         self._last_taken: dict[str, int] = {}
         self._epochs: dict[str, int] = {}
         self._late: dict[str, int] = defaultdict(int)
+        self._served: dict[str, float] = {}
         self._dropped: dict[str, int] = defaultdict(int)
         self._closed = False
 
@@ -90,12 +91,19 @@ class Inbox:
         return True
 
     def _pop_batch(self, max_batch: int) -> list[Packet]:
-        heads = sorted((q[0][1], stream) for stream, q in self._queues.items() if self._ready(stream, q))
+        # Streams served longest ago go first, so that streams share a model that cannot keep up
+        # evenly (each stream's waiting frame is its newest, so arrival order alone would favour one).
+        heads = sorted(
+            (self._served.get(stream, 0.0), q[0][1], stream)
+            for stream, q in self._queues.items()
+            if self._ready(stream, q)
+        )
         if not heads:
             return []
-        key = self._queues[heads[0][1]][0][2].batch_key
+        key = self._queues[heads[0][2]][0][2].batch_key
         batch = []
-        for _, stream in heads:
+        now = time.monotonic()
+        for _, _, stream in heads:
             if len(batch) == max_batch:
                 break
             queue = self._queues[stream]
@@ -103,6 +111,7 @@ class Inbox:
                 continue  # another frame size: its own batch, next round
             seq, _, packet = queue.pop(0)
             self._last_taken[stream] = seq
+            self._served[stream] = now
             batch.append(packet)
         return batch
 
@@ -113,6 +122,7 @@ class Inbox:
             self._epochs.pop(stream, None)
             self._dropped.pop(stream, None)
             self._late.pop(stream, None)
+            self._served.pop(stream, None)
 
     def pending(self) -> int:
         with self._cond:

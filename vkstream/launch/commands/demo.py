@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--frames",
         type=int,
-        default=60,
+        default=100,
         metavar="F",
         help="frames rendered per stream (default: %(default)s)",
     )
