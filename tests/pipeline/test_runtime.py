@@ -15,6 +15,7 @@ from tests.pipeline.conftest import CHECKPOINT, kitti_stream, make_config, publi
 from vkstream.client.message import TRACK_BITS
 from vkstream.data import open_dataset
 from vkstream.models import OnlineVideoKNet
+from vkstream.pipeline.report import format_stats
 from vkstream.pipeline.runtime import PipelineError
 from vkstream.train.checkpoint import load_model
 from vkstream.train.pairs import image_tensor
@@ -114,6 +115,14 @@ def test_streams_attach_and_detach_while_running(running, kitti_datasets) -> Non
     assert pipeline.stream_ids() == ["a"]
     with pytest.raises(PipelineError, match="no stream 'b'"):
         pipeline.detach("b")
+    # A recording that cannot be opened fails for good after a few attempts, naming the problem.
+    pipeline.attach({**kitti_stream("typo", root, "9999"), "retry": {"initial_s": 0.05}})
+    deadline = time.monotonic() + 30
+    while (status := pipeline.sources()["typo"])["state"] != "failed":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    assert "no sequence '9999'" in status["last_error"]
+    assert "typo: cannot open" in format_stats(pipeline.stats())
 
 
 def test_overload_drops_the_oldest_frames_and_latency_stays_bounded(running, make_mjpeg_server) -> None:

@@ -56,6 +56,12 @@ class RetryConfig(_Strict):
     initial_s: float = Field(default=0.5, gt=0, description="first wait before reopening")
     max_s: float = Field(default=10.0, gt=0, description="longest wait between attempts")
     factor: float = Field(default=2.0, ge=1, description="wait growth per failed attempt")
+    recorded_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="a recording (file, folder, replay) that fails to open this many times in a row "
+        "has failed for good; live cameras are retried for as long as the stream is attached",
+    )
 
 
 class StreamSpec(_Strict):

@@ -83,11 +83,18 @@ class IngestRunner:
     def _run(self) -> None:
         retry = self.spec.retry
         delay = retry.initial_s
+        failures = 0
         while not self._stop.is_set():
             self.state = "connecting" if self.frames == 0 else "reconnecting"
             try:
                 self._source.open()
             except SourceError as exc:
+                failures += 1
+                if not self._source.live and failures >= retry.recorded_attempts:
+                    self.last_error = str(exc)
+                    self.state = "failed"
+                    log.error("stream %r: %s; giving up after %d attempts", self.stream, exc, failures)
+                    return
                 delay = self._failed(str(exc), delay, retry)
                 continue
             except Exception as exc:
@@ -95,6 +102,7 @@ class IngestRunner:
                 delay = self._failed(f"{type(exc).__name__}: {exc}", delay, retry)
                 continue
             delay = retry.initial_s
+            failures = 0
             self.state = "streaming"
             try:
                 finished = self._stream_frames()

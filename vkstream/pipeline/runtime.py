@@ -27,6 +27,8 @@ from vkstream.pipeline.stage_runner import first_line
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_S = 10.0
+ENDED = ("finished", "stopped", "failed")
+"""Ingest states after which a stream produces no more frames."""
 
 
 class PipelineError(Exception):
@@ -289,7 +291,7 @@ class Pipeline:
     def idle(self) -> bool:
         """No stream is producing and every actor has finished its frames."""
         sources = self.sources()
-        if any(s.get("state") not in ("finished", "stopped") for s in sources.values()):
+        if any(s.get("state") not in ENDED for s in sources.values()):
             return False
         try:
             return all(ray.get([a.idle.remote() for a in self._actors], timeout=CALL_TIMEOUT_S))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from vkstream.launch.commands import add_command
 
@@ -102,4 +103,8 @@ def source_dict(args: argparse.Namespace) -> dict[str, object]:
     unknown = sorted(k for k in updates if k not in type(spec).model_fields)
     if unknown:
         raise ValueError(f"--{unknown[0].replace('_', '-')} does not apply to a {spec.kind} source")
-    return {**spec.model_dump(mode="json"), **updates}
+    source = {**spec.model_dump(mode="json"), **updates}
+    for key in ("path", "root"):  # the pipeline may run in another folder than this command
+        if isinstance(source.get(key), str):
+            source[key] = str(Path(source[key]).resolve())
+    return source
