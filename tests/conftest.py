@@ -79,6 +79,17 @@ def script():
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from more threads, and spinning threads collapse on a busy machine."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def ray_session():
     """One local Ray for the whole session; its workers can import test-only nodes (tests.*)."""

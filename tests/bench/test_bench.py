@@ -23,30 +23,18 @@ from vkstream.bench import (
 )
 from vkstream.client import StreamResult, decode_message
 from vkstream.data import DatasetError, open_dataset
-from vkstream.models import ModelConfig, OnlineVideoKNet, VideoKNet
+from vkstream.models import OnlineVideoKNet, VideoKNet, preset
 from vkstream.nodes.publisher import panoptic_from_labels
 from vkstream.train.pairs import image_tensor
 
 WIDTH, HEIGHT = 160, 48
 SEQUENCES, FRAMES = 2, 3
-TINY = ModelConfig(
-    backbone="mobilenetv3_small_050",
-    neck_channels=16,
-    num_thing_kernels=6,
-    num_stages=2,
-    num_heads=2,
-    ffn_dim=32,
-    head_dim=16,
-    embed_dim=16,
-)
+TINY = preset("tiny")
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_thread(one_torch_thread: None) -> None:
+    """Tiny tensors gain nothing from more threads (the shared fixture of tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

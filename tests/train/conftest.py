@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from vkstream.models import ModelConfig
 from vkstream.synth import generate_dataset
@@ -28,12 +27,8 @@ TINY_MODEL: dict[str, Any] = {
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from more threads, and spinning threads collapse on a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+def _one_thread(one_torch_thread: None) -> None:
+    """Tiny tensors gain nothing from more threads (the shared fixture of tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")
