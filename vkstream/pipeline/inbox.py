@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from vkstream.nodes.packet import Packet
 
-REORDER_WAIT_S = 0.5
+REORDER_WAIT_S = 2.0
 """How long a lossless stream's frame waits for an earlier one that is still on its way (Ray may run
 two calls of one caller out of order); after that the earlier frame counts as lost."""
 
