@@ -83,7 +83,6 @@ def test_three_sources_at_once_keep_their_order_and_never_mix(
     assert all(r.panoptic.shape == (64, 96) for r in collector.results["video"])
     assert all(r.panoptic.shape == (48, 128) for r in collector.results["ipcam"])
     # The two replays (one frame size) may share batches; each one's output is what the model gives it alone.
-    assert stats["actors"][0]["batches"] <= stats["actors"][0]["frames"]
     for stream, sequence in (("replay", "000000"), ("replay2", "000001")):
         expected = offline_panoptic(root, sequence)
         for got, want in zip(collector.results[stream], expected, strict=True):
