@@ -18,10 +18,6 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-DEMO_SIZE = (621, 188)
-DEMO_SEED = 7
-DEMO_LAYOUT = "semkitti-dvps"
-
 
 @dataclass(frozen=True)
 class DemoOptions:
@@ -45,33 +41,20 @@ class DemoReport:
 
 
 def ensure_demo_data(root: Path, sequences: int, frames: int) -> None:
-    """Render the demo's sequences unless a dataset with enough of them is already there."""
+    """Render the demo's sequences (the benchmark's generator and seed) unless enough are already there."""
+    from vkstream.bench.frames import ensure_bench_data
     from vkstream.data import open_dataset
 
-    if root.exists() and any(root.iterdir()):
-        dataset = open_dataset(root, read_images=False)
-        have = dataset.sequences
-        if len(have) >= sequences and all(dataset.num_frames(s) >= frames for s in have[:sequences]):
-            return
+    if not root.exists() or not any(root.iterdir()):
+        log.info("rendering %d synthetic sequences of %d frames into %s", sequences, frames, root)
+    ensure_bench_data(root, sequences=sequences, frames=frames)
+    dataset = open_dataset(root, read_images=False)
+    have = dataset.sequences
+    if len(have) < sequences or any(dataset.num_frames(s) < frames for s in have[:sequences]):
         raise ValueError(
             f"{root} holds {len(have)} sequence(s) too short for {sequences} x {frames} frames; "
             "remove it or pick another --data folder"
         )
-    from vkstream.synth import SynthConfig, generate_dataset
-
-    log.info("rendering %d synthetic sequences of %d frames into %s", sequences, frames, root)
-    generate_dataset(
-        root,
-        layout=DEMO_LAYOUT,
-        sequences=sequences,
-        frames=frames,
-        size=DEMO_SIZE,
-        seed=DEMO_SEED,
-        split="train",
-        config=SynthConfig(),
-        preview=None,
-        progress=False,
-    )
 
 
 def demo_config(options: DemoOptions, sequences: list[str]) -> Any:

@@ -47,10 +47,8 @@ class PublishNode:
         **publisher: Any,
     ) -> None:
         self.config = PublisherConfig.model_validate(publisher)
-        self.evaluate = evaluate
         self.flush_timeout_s = flush_timeout_s
-        self._metrics = tuple(metrics)
-        self._evaluator: Evaluator | None = Evaluator(self._metrics) if evaluate else None
+        self._evaluator: Evaluator | None = Evaluator(metrics) if evaluate else None
         self._counts: dict[str, _StreamCount] = {}
         self._eval_errors = 0
         self._publisher = Publisher(self.config)
