@@ -48,6 +48,20 @@ def test_the_readers_load_exactly_what_the_renderer_drew(tmp_path: Path, layout:
     assert SynthConfig.model_validate(manifest["config"]) == SynthConfig()
 
 
+def test_worker_processes_write_the_same_files(tmp_path: Path) -> None:
+    one, three = tmp_path / "one", tmp_path / "three"
+    generate(one, "semkitti-dvps", sequences=3)
+    report = generate(three, "semkitti-dvps", sequences=3, workers=3)
+    assert report.frames == 3 * FRAMES and report.sequences == ["000000", "000001", "000002"]
+    files = sorted(p.relative_to(one) for p in one.rglob("*.png"))
+    assert (
+        files == sorted(p.relative_to(three) for p in three.rglob("*.png")) and len(files) == 3 * FRAMES * 4
+    )
+    for name in files:
+        assert (one / name).read_bytes() == (three / name).read_bytes(), name
+    assert (one / "synth.yaml").read_text() == (three / "synth.yaml").read_text()
+
+
 def test_regenerating_the_same_layout_overwrites_in_place(tmp_path: Path) -> None:
     generate(tmp_path, "semkitti-dvps")
     generate(tmp_path, "semkitti-dvps", sequences=1, seed=SEED + 1)
@@ -65,6 +79,7 @@ def test_regenerating_the_same_layout_overwrites_in_place(tmp_path: Path) -> Non
         ({"frames": 0}, "sequences and frames must be at least 1"),
         ({"sequences": 0}, "sequences and frames must be at least 1"),
         ({"seed": -1}, "seed must be >= 0 (got -1)"),
+        ({"workers": 0}, "workers must be at least 1 (got 0)"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_written(

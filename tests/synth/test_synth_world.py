@@ -21,7 +21,10 @@ W, H = 320, 96
 FRAMES = 60
 DT = 0.1
 SEEDS = tuple(range(8))
-DENSE = SynthConfig(traffic={"pedestrians_per_100m": 30})
+EVERY_OBJECT = {"min_instance_height_px": 0}
+"""Label every visible car and person as an instance: these tests check the world, not the labelling
+policy (tests/synth/test_synth_labels.py does)."""
+DENSE = SynthConfig(traffic={"pedestrians_per_100m": 30}, labels=EVERY_OBJECT)
 NEAR = 0.3
 """The renderer's near plane: nothing closer than this is drawn."""
 
@@ -70,7 +73,7 @@ class Sequence:
 
 
 def render_sequence(seed: int, config: SynthConfig | None = None, frames: int = FRAMES) -> Sequence:
-    renderer = SequenceRenderer(seed, 0, frames, (W, H), config)
+    renderer = SequenceRenderer(seed, 0, frames, (W, H), config or SynthConfig(labels=EVERY_OBJECT))
     return Sequence(seed, renderer, [renderer.render(i) for i in range(frames)])
 
 
@@ -429,7 +432,7 @@ def test_agents_move_at_constant_speed_along_the_road(world):
 def test_a_frame_does_not_depend_on_render_order(world):
     seq = world[0]
     for index in (37, 0, 59):
-        fresh = SequenceRenderer(0, 0, FRAMES, (W, H)).render(index)
+        fresh = SequenceRenderer(0, 0, FRAMES, (W, H), SynthConfig(labels=EVERY_OBJECT)).render(index)
         again = seq.renderer.render(index)
         for frame in (fresh, again):
             for name in ("image", "semantic", "instance", "depth"):
@@ -495,7 +498,7 @@ def test_cars_and_roads_vary_in_colour(world):
 
 
 def test_cars_are_textured_even_without_sensor_noise():
-    seq = render_sequence(1, SynthConfig(lighting={"noise_std": 0.0}), frames=40)
+    seq = render_sequence(1, SynthConfig(lighting={"noise_std": 0.0}, labels=EVERY_OBJECT), frames=40)
     views = first_views(seq, TrainId.CAR, 30)
     assert len(views) >= 5
     for iid, (index, mask) in views.items():

@@ -91,6 +91,24 @@ class LightingConfig(_Section):
     noise_std: float = Field(2.0, ge=0, le=20, description="Sensor noise in 8-bit grey levels.")
 
 
+REFERENCE_ROWS = 375
+"""Image height the pixel thresholds of :class:`LabelConfig` refer to (KITTI's)."""
+
+
+class LabelConfig(_Section):
+    min_instance_height_px: float = Field(
+        25.0,
+        ge=0,
+        description="A car or person whose visible box is shorter than this (at 375 image rows, scaled "
+        "with the image height) is labelled crowd in that frame: class kept, instance 0, as KITTI marks "
+        "objects too small to annotate as DontCare. 0 labels every visible object as an instance.",
+    )
+
+    def min_height_at(self, rows: int) -> float:
+        """The threshold in pixels for images of ``rows`` rows."""
+        return self.min_instance_height_px * rows / REFERENCE_ROWS
+
+
 class SynthConfig(_Section):
     """The whole synthetic world; every section has defaults that resemble KITTI."""
 
@@ -99,3 +117,4 @@ class SynthConfig(_Section):
     traffic: TrafficConfig = TrafficConfig()
     scenery: SceneryConfig = SceneryConfig()
     lighting: LightingConfig = LightingConfig()
+    labels: LabelConfig = LabelConfig()

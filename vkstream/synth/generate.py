@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,16 +82,20 @@ def generate_dataset(
     config: SynthConfig | None = None,
     preview: str | Path | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> GenerationReport:
     """Render `sequences` sequences of `frames` frames at `size` = (W, H) and write them in `layout`.
 
-    The same arguments give byte-identical files.
+    ``workers`` > 1 renders sequences in that many processes. The same arguments give byte-identical
+    files, whatever the number of workers.
     """
     if layout not in SYNTH_LAYOUTS:
         known = ", ".join(SYNTH_LAYOUTS)
         raise ValueError(f"unknown layout {layout!r} for synthetic data (choose from {known})")
     if sequences < 1 or frames < 1:
         raise ValueError("sequences and frames must be at least 1")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers})")
     width, height = size
     if width < 32 or height < 32:
         raise ValueError(f"image size {width}x{height} is too small (at least 32x32)")
@@ -98,41 +104,75 @@ def generate_dataset(
     config = config or SynthConfig()
     out = Path(out)
     check_output_folder(out, layout, split)
-    writer = make_writer(layout, out, split)
     report = GenerationReport(out=out, layout=layout, split=split, size=(width, height))
-    preview_frames = []
-    preview_indices = {round(i * (frames - 1) / 3) for i in range(4)}
     started = time.perf_counter()
-    # PNG encoding releases the GIL: two writer threads overlap it with rendering the next frame.
-    pending: deque[Future] = deque()
+    job = _Job(out, layout, split, frames, (width, height), seed, config)
     bar = tqdm(total=sequences * frames, desc="synth", unit="frame", disable=not progress)
-    with bar, ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-writer") as pool:
-        for seq in range(sequences):
-            name = f"{seq:0{_NAME_DIGITS[layout]}d}"
-            renderer = SequenceRenderer(seed, seq, frames, (width, height), config, name=name)
-            report.sequences.append(name)
-            seen: set[int] = set()  # instance ids that appear in at least one frame
-            for index in range(frames):
+    with bar:
+        if workers == 1 or sequences == 1:
+            counts = [job.write(seq, bar.update) for seq in range(sequences)]
+        else:
+            context = multiprocessing.get_context("spawn")  # numba and writer threads do not survive fork
+            with ProcessPoolExecutor(min(workers, sequences), mp_context=context) as pool:
+                futures = [pool.submit(job.write, seq) for seq in range(sequences)]
+                for _ in as_completed(futures):
+                    bar.update(frames)
+                counts = [future.result() for future in futures]
+    for seq, (cars, people) in enumerate(counts):
+        report.sequences.append(_sequence_name(layout, seq))
+        report.frames += frames
+        report.cars += cars
+        report.people += people
+    report.total_seconds = time.perf_counter() - started
+    _write_manifest(out, layout, split, sequences, frames, size, seed, config)
+    if preview is not None:
+        renderer = SequenceRenderer(seed, 0, frames, (width, height), config, name=_sequence_name(layout, 0))
+        indices = sorted({round(i * (frames - 1) / 3) for i in range(4)})
+        strip = preview_strip([renderer.render(i) for i in indices], scale=min(1.0, 620.0 / width))
+        write_png(preview, strip)
+        report.preview = Path(preview)
+    return report
+
+
+def _sequence_name(layout: str, index: int) -> str:
+    return f"{index:0{_NAME_DIGITS[layout]}d}"
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a process needs to render and write one sequence (picklable)."""
+
+    out: Path
+    layout: str
+    split: str
+    frames: int
+    size: tuple[int, int]
+    seed: int
+    config: SynthConfig
+
+    def write(self, seq: int, progress: Callable[[int], object] | None = None) -> tuple[int, int]:
+        """Render and write sequence ``seq``; returns its (cars, people) that appear in some frame."""
+        writer = make_writer(self.layout, self.out, self.split)
+        name = _sequence_name(self.layout, seq)
+        renderer = SequenceRenderer(self.seed, seq, self.frames, self.size, self.config, name=name)
+        seen: set[int] = set()  # instance ids that appear in at least one frame
+        # PNG encoding releases the GIL: two writer threads overlap it with rendering the next frame.
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="synth-writer") as pool:
+            for index in range(self.frames):
                 frame = renderer.render(index)
                 pending.append(pool.submit(writer.write, frame))
                 while len(pending) > 4:
                     pending.popleft().result()
-                report.frames += 1
                 seen.update(np.flatnonzero(np.bincount(frame.instance.ravel())[1:]) + 1)
-                if seq == 0 and index in preview_indices:
-                    preview_frames.append(frame)
-                bar.update(1)
-            classes = renderer.tracked_classes
-            report.cars += sum(1 for i in seen if classes.get(int(i)) == TrainId.CAR)
-            report.people += sum(1 for i in seen if classes.get(int(i)) == TrainId.PERSON)
-        while pending:
-            pending.popleft().result()
-    report.total_seconds = time.perf_counter() - started
-    _write_manifest(out, layout, split, sequences, frames, size, seed, config)
-    if preview is not None:
-        write_png(preview, preview_strip(preview_frames, scale=min(1.0, 620.0 / width)))
-        report.preview = Path(preview)
-    return report
+                if progress is not None:
+                    progress(1)
+            while pending:
+                pending.popleft().result()
+        classes = renderer.tracked_classes
+        cars = sum(1 for i in seen if classes.get(int(i)) == TrainId.CAR)
+        people = sum(1 for i in seen if classes.get(int(i)) == TrainId.PERSON)
+        return cars, people
 
 
 def _write_manifest(

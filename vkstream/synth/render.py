@@ -21,6 +21,29 @@ MAX_DEPTH_M = 250.0
 """Depth PNGs hold at most 65535 / 256 m; the backdrop keeps every hit well inside that."""
 
 
+def crowd_small_instances(instance: np.ndarray, min_height_px: float) -> np.ndarray:
+    """``instance`` with every instance whose visible box is under ``min_height_px`` rows set to 0.
+
+    Instance 0 on a thing class is crowd: scored as neither a track nor an error. KITTI labels objects
+    too small or far away as DontCare and its benchmarks ignore boxes under 25 px, so a synthetic
+    frame that tracks every speck would ask more of a model than KITTI does.
+    """
+    if min_height_px <= 0:
+        return instance
+    rows, cols = np.nonzero(instance)
+    if not rows.size:
+        return instance
+    ids = instance[rows, cols]
+    # np.nonzero walks rows in order: an id's first hit is its top row, its last hit its bottom row.
+    found, first = np.unique(ids, return_index=True)
+    _, last = np.unique(ids[::-1], return_index=True)
+    height = rows[::-1][last] - rows[first] + 1
+    small = found[height < min_height_px]
+    if not small.size:
+        return instance
+    return np.where(np.isin(instance, small), np.zeros_like(instance), instance)
+
+
 class SequenceRenderer:
     """A sequence's world, camera and textures; frames can be rendered in any order.
 
@@ -73,13 +96,16 @@ class SequenceRenderer:
         surface = gbuf.surface
         sky = surface == Special.SKY
         depth = quantize_depth(np.where(sky, 0.0, np.minimum(gbuf.depth, MAX_DEPTH_M)))
+        instance = crowd_small_instances(
+            self.scene.instance[surface], self.config.labels.min_height_at(self.height)
+        )
         return Frame(
             sequence=self.name,
             index=index,
             timestamp=t,
             image=image,
             semantic=self.scene.semantic[surface],
-            instance=self.scene.instance[surface],
+            instance=instance,
             depth=depth,
             intrinsics=self.intrinsics,
         )

@@ -47,7 +47,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--seed", required=True, type=int, metavar="S", help="random seed (>= 0)")
     parser.add_argument("--split", default="train", help="split to write (default: %(default)s)")
     parser.add_argument("--config", type=Path, metavar="YAML", help="world parameters (default: built-in)")
+    parser.add_argument(
+        "--min-instance-height",
+        type=float,
+        metavar="PX",
+        help="label cars and people whose visible box is shorter than PX rows at 375 image rows (scaled "
+        "with the height) as crowd, as KITTI does; 0 tracks every visible object "
+        "(default: the config's labels.min_instance_height_px, 25)",
+    )
     parser.add_argument("--preview", type=Path, metavar="PNG", help="also write a preview strip to PNG")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="render sequences in N processes (same files whatever N; default: %(default)s)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     parser.set_defaults(handler=run)
 
@@ -58,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     require_at_least(args.frames, 1, "--frames")
     require_at_least(args.seed, 0, "--seed")
     require_split_name(args.split)
+    require_at_least(args.workers, 1, "--workers")
     if args.preview is not None:
         require_png(args.preview, "--preview")
 
@@ -65,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     from vkstream.synth import SynthConfig, generate_dataset
 
     config = load_config(args.config, SynthConfig) if args.config is not None else SynthConfig()
+    if args.min_instance_height is not None:
+        require_at_least(args.min_instance_height, 0, "--min-instance-height")
+        labels = config.labels.model_copy(update={"min_instance_height_px": args.min_instance_height})
+        config = config.model_copy(update={"labels": labels})
     log.debug("rendering %s into %s", args.layout, args.out)
     report = generate_dataset(
         args.out,
@@ -77,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         preview=args.preview,
         progress=show_progress(args, disabled=args.no_progress),
+        workers=args.workers,
     )
     print(report.format())
     return 0
