@@ -161,8 +161,14 @@ def _vpq_tube(gt_ids: np.ndarray, pred_ids: np.ndarray, stats: dict[int, list[fl
         stats[category(p)][1] += 1
 
 
-def reference_vpq(sequences, windows=(1, 2, 3, 4), lam: float | None = None) -> dict[int, float]:
-    """PQ per window size over sequences of (gt sem, gt inst, pred sem, pred inst, gt depth, pred depth)."""
+def reference_vpq(
+    sequences, windows=(1, 2, 3, 4), lam: float | None = None, class_mean: str = "present"
+) -> dict[int, float]:
+    """PQ per window size over sequences of (gt sem, gt inst, pred sem, pred inst, gt depth, pred depth).
+
+    ``class_mean``: "present" averages the classes with a segment (VPSNet's eval_vpq), "all" every
+    one of the NUM_CLASSES, an absent class counting 0 (ViP-DeepLab's eval_dvpq).
+    """
     out = {}
     for k in windows:
         stats: dict[int, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
@@ -181,6 +187,8 @@ def reference_vpq(sequences, windows=(1, 2, 3, 4), lam: float | None = None) -> 
         for c in range(NUM_CLASSES):
             tp, fp, fn, iou = stats.get(c, (0, 0, 0, 0.0))
             if tp + fp + fn == 0:
+                if class_mean == "all":
+                    pqs.append(0.0)
                 continue
             pqs.append(iou / (tp + 0.5 * fp + 0.5 * fn))
         out[k] = float(np.mean(pqs)) if pqs else float("nan")

@@ -131,7 +131,7 @@ def test_predicted_depth_of_another_size_is_resized_to_the_ground_truth() -> Non
 
 
 def test_negative_and_nan_predicted_depth_count_as_no_estimate() -> None:
-    evaluator = Evaluator(("dstq", "dvpq"), dvpq_windows=(1,))
+    evaluator = Evaluator(("dstq", "dvpq"), dvpq_windows=(1,), class_mean="present")
     pred = DEPTH.copy()
     pred[0, :3] = (-10.0, np.nan, np.inf)
     evaluator.update(_frame(ROAD, None, DEPTH), _frame(ROAD, None, pred))

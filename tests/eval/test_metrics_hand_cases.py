@@ -131,16 +131,27 @@ def test_depth_just_inside_and_just_outside_each_threshold() -> None:
 def test_dvpq_moves_pixels_with_a_large_depth_error_to_a_wrong_class() -> None:
     gt = frame(("road x4",), depth=[10, 10, 10, 10])
     pred = frame(("road x4",), depth=[10.4, 11.5, 13.0, 16.0])  # relative errors 0.04, 0.15, 0.3, 0.6
-    scores = total([(gt, pred)], metrics=("dvpq",), dvpq_windows=(1,))
+    scores = total([(gt, pred)], metrics=("dvpq",), dvpq_windows=(1,), class_mean="present")
     assert scores["dvpq@k1,l0.5"] == pytest.approx(0.75)  # 3 of 4 pixels kept: IoU 0.75
     assert scores["dvpq@k1,l0.25"] == 0.0  # IoU 0.5 is not a match
     assert scores["dvpq@k1,l0.1"] == 0.0
     assert scores["dvpq"] == pytest.approx(0.25)
+    # ViP-DeepLab's eval_dvpq (the default for DVPQ) averages all 19 classes; the 18 absent ones count 0.
+    official = total([(gt, pred)], metrics=("dvpq",), dvpq_windows=(1,))
+    assert official["dvpq@k1,l0.5"] == pytest.approx(0.75 / 19)
+    assert official["dvpq"] == pytest.approx(0.25 / 19)
+
+
+def test_the_class_mean_is_checked() -> None:
+    with pytest.raises(ValueError, match="class_mean must be 'present' or 'all'"):
+        Evaluator(("vpq",), class_mean="some")  # type: ignore[arg-type]
+    settings = Evaluator(("vpq", "dvpq")).settings
+    assert settings["vpq_class_mean"] == "present" and settings["dvpq_class_mean"] == "all"
 
 
 def test_a_perfect_prediction_scores_one() -> None:
     rng = np.random.default_rng(0)
-    evaluator = Evaluator(("stq", "dstq", "vpq", "dvpq"))
+    evaluator = Evaluator(("stq", "dstq", "vpq", "dvpq"), class_mean="present")
     for i in range(5):
         semantic = rng.choice([0, 1, 2, 8, 10, 11, 13, 255], (30, 40)).astype(np.uint8)
         instance = np.where(np.isin(semantic, (11, 13)), rng.integers(0, 5, (30, 40)), 0).astype(np.uint16)

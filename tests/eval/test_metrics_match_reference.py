@@ -73,14 +73,17 @@ def test_vpq_and_dvpq_equal_the_reference(seed: int) -> None:
     for k, value in vpq.items():
         assert got[f"vpq@k{k}"] == pytest.approx(value, rel=1e-12), k
     assert got["vpq"] == pytest.approx(np.mean(list(vpq.values())), rel=1e-12)
-    dvpq_all = []
-    for lam in (0.5, 0.25, 0.1):
-        dvpq = reference_vpq(data, windows=(1, 2, 5), lam=lam)
-        for k, value in dvpq.items():
-            assert got[f"dvpq@k{k},l{lam:g}"] == pytest.approx(value, rel=1e-12), (k, lam)
-        dvpq_all += list(dvpq.values())
-    assert got["dvpq"] == pytest.approx(np.mean(dvpq_all), rel=1e-12)
-    assert 0.0 < got["dvpq"] < got["vpq"] < 1.0
+    present = score(data, dvpq_windows=(1, 2, 5), class_mean="present")
+    for scores, mean in ((got, "all"), (present, "present")):  # DVPQ's default is its script's: all
+        dvpq_all = []
+        for lam in (0.5, 0.25, 0.1):
+            dvpq = reference_vpq(data, windows=(1, 2, 5), lam=lam, class_mean=mean)
+            for k, value in dvpq.items():
+                assert scores[f"dvpq@k{k},l{lam:g}"] == pytest.approx(value, rel=1e-12), (k, lam, mean)
+            dvpq_all += list(dvpq.values())
+        assert scores["dvpq"] == pytest.approx(np.mean(dvpq_all), rel=1e-12)
+    assert 0.0 < got["dvpq"] < present["dvpq"] < present["vpq"] < 1.0
+    assert present["vpq"] == got["vpq"]  # VPQ's default mean is its script's: the classes present
 
 
 def test_permuting_predicted_ids_changes_nothing() -> None:

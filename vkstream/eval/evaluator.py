@@ -8,18 +8,20 @@ scored in separate processes, combine with :meth:`Evaluator.merge`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import get_args
 
 import cv2
 import numpy as np
 
-from vkstream.data.classes import NUM_CLASSES, THING_IDS, VOID
+from vkstream.data.classes import CLASS_NAMES, NUM_CLASSES, THING_IDS, VOID
 from vkstream.data.frame import Frame
 from vkstream.eval.codes import INSTANCE_RANGE, SegmentCodes
+from vkstream.eval.diagnostics import Diagnostics
 from vkstream.eval.errors import EvalError
 from vkstream.eval.result import EvalResult, build_result
 from vkstream.eval.stq import PredOnVoid, SegmentationTrackingQuality
-from vkstream.eval.vpq import VideoPanopticQuality
+from vkstream.eval.vpq import ClassMean, VideoPanopticQuality
 
 METRICS = ("stq", "dstq", "vpq", "dvpq")
 DEPTH_METRICS = frozenset({"dstq", "dvpq"})
@@ -28,6 +30,9 @@ DEFAULT_VPQ_WINDOWS = (1, 2, 3, 4)
 DEFAULT_DVPQ_LAMBDAS = (0.5, 0.25, 0.1)
 DVPQ_WINDOWS_BY_LAYOUT = {"semkitti-dvps": (1, 5, 10, 20)}
 """DVPQ window sizes as published per dataset; others use 1-4 (Cityscapes-DVPS)."""
+DEFAULT_CLASS_MEAN: dict[str, ClassMean] = {"vpq": "present", "dvpq": "all"}
+"""The class mean of each metric's official script: VPSNet's eval_vpq averages the classes present,
+ViP-DeepLab's eval_dvpq (the SemKITTI-DVPS and Cityscapes-DVPS benchmarks) all of them."""
 
 
 def parse_metrics(names: str | Iterable[str]) -> tuple[str, ...]:
@@ -46,7 +51,10 @@ class Evaluator:
     ``pred_on_void`` picks the AQ variant where the references differ: ``"count"`` (default, as
     deeplab2's STQ, the KITTI-STEP benchmark code) keeps predicted thing pixels that lie on
     ground-truth void in the predicted track's size; ``"ignore"`` (ViP-DeepLab's DSTQ script)
-    drops them first.
+    drops them first. ``class_mean`` makes VPQ and DVPQ average over the classes present or over all
+    classes (None: each as its official script, :data:`DEFAULT_CLASS_MEAN`). ``diagnostics`` adds
+    per-class IoU and PQ, AQ by track size, the untracked share and id switches
+    (:mod:`vkstream.eval.diagnostics`) to the result.
     """
 
     def __init__(
@@ -61,9 +69,15 @@ class Evaluator:
         dvpq_windows: Sequence[int] = DEFAULT_VPQ_WINDOWS,
         dvpq_lambdas: Sequence[float] = DEFAULT_DVPQ_LAMBDAS,
         pred_on_void: PredOnVoid = "count",
+        class_mean: ClassMean | None = None,
+        diagnostics: bool = False,
+        class_names: dict[int, str] | None = None,
     ) -> None:
         if pred_on_void not in get_args(PredOnVoid):
             raise EvalError(f"pred_on_void must be 'count' or 'ignore', got {pred_on_void!r}")
+        if class_mean is not None and class_mean not in get_args(ClassMean):
+            raise EvalError(f"class_mean must be 'present' or 'all', got {class_mean!r}")
+        means = {m: class_mean or DEFAULT_CLASS_MEAN[m] for m in DEFAULT_CLASS_MEAN}
         self.metrics = parse_metrics(metrics)
         self.codes = SegmentCodes(num_classes, thing_ids, void)
         self.settings = {
@@ -81,13 +95,23 @@ class Evaluator:
             if thresholds:
                 self.settings["dq_thresholds"] = list(thresholds)
         if "vpq" in self.metrics:
-            self._vpq = VideoPanopticQuality(self.codes, tuple(int(k) for k in vpq_windows))
+            self._vpq = VideoPanopticQuality(
+                self.codes, tuple(int(k) for k in vpq_windows), class_mean=means["vpq"]
+            )
             self.settings["vpq_windows"] = list(self._vpq.windows)
+            self.settings["vpq_class_mean"] = means["vpq"]
         if "dvpq" in self.metrics:
             lambdas = tuple(float(x) for x in dvpq_lambdas)
-            self._dvpq = VideoPanopticQuality(self.codes, tuple(int(k) for k in dvpq_windows), lambdas)
+            self._dvpq = VideoPanopticQuality(
+                self.codes, tuple(int(k) for k in dvpq_windows), lambdas, class_mean=means["dvpq"]
+            )
             self.settings["dvpq_windows"] = list(self._dvpq.windows)
+            self.settings["dvpq_class_mean"] = means["dvpq"]
             self.settings["dvpq_lambdas"] = list(lambdas)
+        if class_names is None and num_classes == NUM_CLASSES:
+            class_names = dict(enumerate(CLASS_NAMES))
+        self._diagnostics = Diagnostics(self.codes, class_names) if diagnostics else None
+        self.settings["diagnostics"] = bool(diagnostics)
         self.needs_depth = bool(DEPTH_METRICS & set(self.metrics))
         self.frames = 0
 
@@ -104,6 +128,8 @@ class Evaluator:
         for metric in (self._stq, self._vpq, self._dvpq):
             if metric is not None:
                 metric.update(*args)
+        if self._diagnostics is not None:
+            self._diagnostics.update(*args[:5])
         self.frames += 1
 
     def _labels(
@@ -161,13 +187,18 @@ class Evaluator:
         for mine, theirs in ((self._stq, other._stq), (self._vpq, other._vpq), (self._dvpq, other._dvpq)):
             if mine is not None and theirs is not None:
                 mine.merge(theirs)  # type: ignore[arg-type]
+        if self._diagnostics is not None and other._diagnostics is not None:
+            self._diagnostics.merge(other._diagnostics)
         self.frames += other.frames
 
     def result(self) -> EvalResult:
         """Scores per sequence and over all sequences; the state is kept, so scoring can go on."""
         if self.frames == 0:
             raise EvalError("no frames were scored")
-        return build_result(self.metrics, self.settings, self._stq, self._vpq, self._dvpq)
+        result = build_result(self.metrics, self.settings, self._stq, self._vpq, self._dvpq)
+        if self._diagnostics is None:
+            return result
+        return replace(result, diagnostics=self._diagnostics.result(self._stq))
 
 
 def _as_uint8_ids(array: np.ndarray, what: str) -> np.ndarray:

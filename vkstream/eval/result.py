@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vkstream.eval.diagnostics import format_diagnostics
+
 if TYPE_CHECKING:
     from vkstream.eval.stq import SegmentationTrackingQuality, SequenceScores
     from vkstream.eval.vpq import VideoPanopticQuality, VideoPanopticScores
@@ -27,15 +29,20 @@ class EvalResult:
     settings: dict[str, Any]
     sequences: dict[str, dict[str, float]]
     total: dict[str, float]
+    diagnostics: dict[str, Any] | None = None
+    """Per-class IoU and PQ, AQ by track size, untracked share, id switches (when asked for)."""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict; NaN becomes null."""
-        return {
+        out = {
             "metrics": list(self.metrics),
             "settings": self.settings,
             "total": _json_safe(self.total),
             "sequences": {name: _json_safe(row) for name, row in self.sequences.items()},
         }
+        if self.diagnostics is not None:
+            out["diagnostics"] = self.diagnostics
+        return out
 
     def format_table(self) -> str:
         """A per-sequence table in percent, the total last, then the window and threshold breakdown."""
@@ -52,6 +59,8 @@ class EvalResult:
         details = self._breakdown()
         if details:
             lines += ["", "breakdown of the total (%):", *details]
+        if self.diagnostics is not None:
+            lines += ["", *format_diagnostics(self.diagnostics)]
         return "\n".join(lines)
 
     def _breakdown(self) -> list[str]:

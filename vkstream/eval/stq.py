@@ -228,17 +228,27 @@ class SegmentationTrackingQuality:
 
     def _association_sum(self, state: _SequenceState) -> tuple[float, int]:
         """(sum over ground-truth tracks of their association scores, number of tracks)."""
+        _, _, terms = self.track_terms(state)
+        return float(terms.sum()), int(terms.size)
+
+    def track_terms(self, state: _SequenceState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per ground-truth track of a sequence: (thing code, pixels, its AQ term); AQ is the terms' mean."""
         gt_keys, gt_sizes = state.gt_sizes.items()
         pred_keys, pred_sizes = state.pred_sizes.items()
         pair_keys, tpa = state.overlaps.items()
-        if not pair_keys.size:
-            return 0.0, int(gt_keys.size)
-        key_range = len(self.codes.thing_ids) * INSTANCE_RANGE
-        g_size = gt_sizes[np.searchsorted(gt_keys, pair_keys // key_range)].astype(np.float64)
-        p_size = pred_sizes[np.searchsorted(pred_keys, pair_keys % key_range)].astype(np.float64)
-        tpa = tpa.astype(np.float64)
-        # TPA * IoU / |g| summed over (g, p); TPA + FPA + FNA = |p| + |g| - TPA.
-        return float(np.sum(tpa * (tpa / (p_size + g_size - tpa)) / g_size)), int(gt_keys.size)
+        terms = np.zeros(gt_keys.size, dtype=np.float64)
+        if pair_keys.size:
+            key_range = len(self.codes.thing_ids) * INSTANCE_RANGE
+            g_index = np.searchsorted(gt_keys, pair_keys // key_range)
+            g_size = gt_sizes[g_index].astype(np.float64)
+            p_size = pred_sizes[np.searchsorted(pred_keys, pair_keys % key_range)].astype(np.float64)
+            tpa = tpa.astype(np.float64)
+            # TPA * IoU / |g| summed over (g, p); TPA + FPA + FNA = |p| + |g| - TPA.
+            np.add.at(terms, g_index, tpa * (tpa / (p_size + g_size - tpa)) / g_size)
+        return gt_keys, gt_sizes, terms
+
+    def sequence_state(self, sequence: str) -> _SequenceState:
+        return self._sequences[sequence]
 
     def _mean_iou(self, confusion: np.ndarray) -> float:
         confusion = confusion.copy()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -62,11 +63,16 @@ class VideoPanopticScores:
         return float(np.mean(values)) if values else float("nan")
 
 
+ClassMean = Literal["present", "all"]
+"""Which classes PQ averages: those with a segment on either side (VPSNet's eval_vpq) or every
+class, an absent one counting 0 (ViP-DeepLab's eval_dvpq)."""
+
+
 class VideoPanopticQuality:
     """Streaming VPQ over window sizes; with ``depth_lambdas`` it is DVPQ over those thresholds too.
 
     Frames of a sequence must arrive in order (windows are consecutive frames); sequences may be
-    interleaved.
+    interleaved. ``class_mean`` picks the classes PQ averages (:data:`ClassMean`).
     """
 
     def __init__(
@@ -74,12 +80,16 @@ class VideoPanopticQuality:
         codes: SegmentCodes,
         windows: tuple[int, ...] = (1, 2, 3, 4),
         depth_lambdas: tuple[float, ...] | None = None,
+        class_mean: ClassMean = "present",
     ) -> None:
+        if class_mean not in get_args(ClassMean):
+            raise ValueError(f"class_mean must be 'present' or 'all', got {class_mean!r}")
         if not windows or any(k < 1 for k in windows) or len(set(windows)) != len(windows):
             raise ValueError(f"window sizes must be distinct positive frame counts, got {windows}")
         if depth_lambdas is not None and (not depth_lambdas or any(not lam > 0 for lam in depth_lambdas)):
             raise ValueError(f"depth thresholds lambda must be positive, got {depth_lambdas}")
         self.codes = codes
+        self.class_mean: ClassMean = class_mean
         self.windows = tuple(windows)
         self.depth_lambdas = depth_lambdas
         self.variants: tuple[float | None, ...] = depth_lambdas if depth_lambdas is not None else (None,)
@@ -191,8 +201,21 @@ class VideoPanopticQuality:
 
     def merge(self, other: VideoPanopticQuality) -> None:
         """Add the sequences another instance has scored; a sequence must be scored in one place."""
-        settings = (self.codes.num_classes, self.codes.thing_ids, self.windows, self.depth_lambdas)
-        if settings != (other.codes.num_classes, other.codes.thing_ids, other.windows, other.depth_lambdas):
+        settings = (
+            self.codes.num_classes,
+            self.codes.thing_ids,
+            self.windows,
+            self.depth_lambdas,
+            self.class_mean,
+        )
+        theirs = (
+            other.codes.num_classes,
+            other.codes.thing_ids,
+            other.windows,
+            other.depth_lambdas,
+            other.class_mean,
+        )
+        if settings != theirs:
             raise ValueError("cannot merge VPQ states scored with different settings")
         shared = sorted(set(self._sequences) & set(other._sequences))
         if shared:
@@ -206,9 +229,12 @@ class VideoPanopticQuality:
         return {name: self._scores(state.stats, state.frames) for name, state in self._sequences.items()}
 
     def total(self) -> VideoPanopticScores:
-        states = list(self._sequences.values())
-        stats = sum((s.stats for s in states[1:]), states[0].stats.copy())
-        return self._scores(stats, sum(s.frames for s in states))
+        return self._scores(self.total_stats(), sum(s.frames for s in self._sequences.values()))
+
+    def total_stats(self) -> np.ndarray:
+        """[variant, window, {tp, fp, fn, iou}, class] sums over every sequence."""
+        shape = (len(self.variants), len(self.windows), 4, self._num_stat_classes)
+        return sum((s.stats for s in self._sequences.values()), np.zeros(shape))
 
     def _scores(self, stats: np.ndarray, frames: int) -> VideoPanopticScores:
         by_setting = {}
@@ -225,8 +251,11 @@ class VideoPanopticQuality:
         things = np.zeros(nc, dtype=bool)
         things[list(self.codes.thing_ids)] = True
 
+        # With no segment at all (no window of this size was seen) there is nothing to average.
+        averaged = counted if self.class_mean == "present" or not counted.any() else np.ones(nc, dtype=bool)
+
         def mean(selected: np.ndarray) -> float:
-            chosen = counted & selected
+            chosen = averaged & selected
             return float(pq[chosen].mean()) if chosen.any() else float("nan")
 
         return PanopticScores(

@@ -69,6 +69,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="predicted thing pixels on ground-truth void: count them in AQ as deeplab2 does "
         "(default), or ignore them as ViP-DeepLab's DSTQ script does",
     )
+    parser.add_argument(
+        "--class-mean",
+        choices=("present", "all"),
+        default=None,
+        help="classes VPQ and DVPQ average PQ over: those present (VPSNet's eval_vpq) or all, an absent "
+        "class counting 0 (ViP-DeepLab's eval_dvpq) (default: each metric as its official script: "
+        "present for VPQ, all for DVPQ)",
+    )
+    parser.add_argument(
+        "--no-diagnostics",
+        action="store_true",
+        help="leave out the diagnostics (per-class IoU and PQ, AQ by track size, untracked thing "
+        "pixels, id switches per track)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes scoring sequences in parallel")
     parser.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     parser.set_defaults(handler=run)
@@ -82,6 +96,8 @@ def _evaluator_arguments(args: argparse.Namespace) -> dict[str, object]:
         "vpq_windows": parse_number_list(args.vpq_windows, "--vpq-windows", int),
         "dvpq_lambdas": parse_number_list(args.dvpq_lambdas, "--dvpq-lambdas"),
         "pred_on_void": args.aq_pred_on_void,
+        "diagnostics": not args.no_diagnostics,
+        "class_mean": args.class_mean,
     }
     if args.metrics != "auto":
         settings["metrics"] = parse_metrics(args.metrics)
