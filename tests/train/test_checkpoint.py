@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from vkstream.data import CITYSCAPES, LabelSpace
 from vkstream.launch.errors import expected_error_message
 from vkstream.models import ModelConfig, VideoKNet
 from vkstream.train import CheckpointError, export_checkpoint, load_model
@@ -149,3 +150,24 @@ def test_overrides_change_only_settings_without_weights(tmp_path: Path, tiny_mod
     assert cfg.association == "mask_iou"
     assert "weights do not fit" in _error(tmp_path / "c.pt", overrides={"embed_dim": 8})
     assert _error(tmp_path / "c.pt", overrides={"bogus": 1}) == "unknown model config keys to override: bogus"
+
+
+def test_the_label_space_travels_in_the_checkpoint_and_its_export(tmp_path: Path, tiny_model) -> None:
+    cfg = tiny_model(num_classes=4, thing_classes=(1, 3))
+    labels = LabelSpace.build(["floor", "robot", "wall", "cart"], [1, 3])
+    write_checkpoint(checkpoint_payload(VideoKNet(cfg), cfg, labels=labels), tmp_path / "a.pt")
+    export_checkpoint(tmp_path / "a.pt", tmp_path / "slim.pt")
+    for name in ("a.pt", "slim.pt"):
+        assert load_model(tmp_path / name)[2]["label_space"] == labels
+    # a checkpoint that names no label space: the Cityscapes classes for 19 classes, else numbered ones
+    payload = checkpoint_payload(VideoKNet(cfg), cfg)
+    assert LabelSpace.from_json(payload["label_space"]).names == ("class 0", "class 1", "class 2", "class 3")
+    del payload["label_space"]
+    write_checkpoint(payload, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt")[2]["label_space"].thing_ids == (1, 3)
+    assert (
+        _save(tiny_model(), tmp_path / "c.pt")
+        and load_model(tmp_path / "c.pt")[2]["label_space"] == CITYSCAPES
+    )
+    with pytest.raises(CheckpointError, match=r"label space of 4 classes \(things \[1\]\) does not fit"):
+        checkpoint_payload(VideoKNet(cfg), cfg, labels=LabelSpace.build(["a", "b", "c", "d"], [1]))

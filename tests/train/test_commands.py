@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from vkstream.data import NUM_CLASSES, VOID, open_dataset
+from vkstream.data import NUM_CLASSES, VOID, LabelSpace, open_dataset
 from vkstream.launch.cli import main
 from vkstream.models import VideoKNet
 from vkstream.train.checkpoint import checkpoint_payload, write_checkpoint
@@ -143,11 +144,20 @@ def test_predict_errors_are_one_line(
     assert "not a vkstream checkpoint" in error(
         "--checkpoint", trained / "config.yaml", "--data", synth_root, "--out", tmp_path / "o"
     )
+    # A model of other classes predicts in its own label space, written beside its predictions.
     other_classes = tiny_model(num_classes=5, thing_classes=(1, 2))
-    write_checkpoint(checkpoint_payload(VideoKNet(other_classes), other_classes), tmp_path / "five.pt")
-    assert error("--checkpoint", tmp_path / "five.pt", "--data", synth_root, "--out", tmp_path / "o") == (
-        f"{tmp_path / 'five.pt'}: checkpoint predicts 5 classes but datasets hold the 19 KITTI-STEP classes"
+    labels = LabelSpace.build(["floor", "cart", "robot", "shelf", "wall"], [1, 2])
+    write_checkpoint(
+        checkpoint_payload(VideoKNet(other_classes), other_classes, labels=labels), tmp_path / "five.pt"
     )
+    five = cli(
+        "predict", "--checkpoint", tmp_path / "five.pt", "--data", synth_root, "--out", tmp_path / "five"
+    )
+    assert five.code == 0, five.err
+    assert LabelSpace.from_json(json.loads((tmp_path / "five" / "labels.json").read_text())) == labels
+    predicted = open_dataset(tmp_path / "five")
+    frame = next(predicted.frames(predicted.sequences[0]))
+    assert int(frame.semantic.max()) < 5
     bad_split = error("--checkpoint", model, "--data", synth_root, "--out", tmp_path / "o", "--split", "test")
     assert "not a SemKITTI-DVPS test split" in bad_split
 

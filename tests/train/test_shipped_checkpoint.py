@@ -48,7 +48,7 @@ def test_the_shipped_checkpoint_segments_ranges_and_tracks(predictions) -> None:
         abs_rel.append(np.mean(np.abs(guess.depth[valid] - truth.depth[valid]) / truth.depth[valid]))
         things = np.isin(guess.semantic, list(THING_IDS))
         tracked.append(set(np.unique(guess.instance[things])) - {0})
-    assert np.mean(accuracy) > 0.7, accuracy
-    assert np.mean(abs_rel) < 0.4, abs_rel
+    assert np.mean(accuracy) > 0.9, accuracy
+    assert np.mean(abs_rel) < 0.15, abs_rel
     assert all(tracked), "every frame has tracked cars or people"
     assert tracked[0] & tracked[-1], "some track ids persist over the sequence"

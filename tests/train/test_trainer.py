@@ -69,7 +69,7 @@ def test_resume_continues_exactly(synth_root: Path, tmp_path: Path, tiny_config)
 
 
 def test_a_run_folder_is_never_overwritten_and_resume_needs_training_state(
-    synth_root: Path, tmp_path: Path, tiny_config
+    synth_root: Path, tmp_path: Path, tiny_config, caplog: pytest.LogCaptureFixture
 ) -> None:
     cfg = tiny_config(synth_root, data={"val": []}, schedule={"steps": 2, "batch_size": 1, "warmup_steps": 0})
     run = tmp_path / "run"
@@ -84,6 +84,14 @@ def test_a_run_folder_is_never_overwritten_and_resume_needs_training_state(
         Trainer(other, tmp_path / "other", resume=run / "checkpoints" / "step_0000002.pt")
     finished = train(cfg, run, resume=run / "checkpoints" / "step_0000002.pt")  # nothing left to do
     assert finished.first_step == finished.steps == 2
+    # Merge and tracker settings change no weight: resuming with tuned ones ships them in model.pt.
+    tracker = cfg.model.tracker.model_copy(update={"new_score": 0.2, "det_score": 0.2})
+    tuned = cfg.model_copy(update={"model": cfg.model.model_copy(update={"tracker": tracker})})
+    with caplog.at_level("WARNING", logger="vkstream.train"):
+        train(tuned, run, resume=run / "checkpoints" / "step_0000002.pt")
+    assert "changed inference settings: tracker.det_score (checkpoint 0.3, config 0.2)" in caplog.text
+    shipped = read_checkpoint(run / "model.pt")["model_config"]["tracker"]
+    assert shipped["new_score"] == shipped["det_score"] == 0.2
 
 
 def test_training_errors_are_clear(synth_root: Path, tmp_path: Path, tiny_config, tiny_model) -> None:

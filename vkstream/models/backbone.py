@@ -35,12 +35,23 @@ def conv_gn_relu(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-def sine_position_encoding(x: Tensor) -> Tensor:
-    """DETR's 2D sine encoding with x's channel count, so the coarsest map knows where it is."""
+POSITION_PERIOD_PX = 256
+"""Shortest period of the positional encoding, in input pixels (longer ones follow DETR's ladder)."""
+
+
+def sine_position_encoding(x: Tensor, stride: int) -> Tensor:
+    """DETR's 2D sine encoding with x's channel count, so the coarsest map knows where it is.
+
+    Positions are in input pixels (cell centres of a stride-``stride`` map) over a fixed period,
+    not fractions of the map's size as in DETR: a 384-pixel training crop and a 640-pixel test frame
+    then encode the same row, and the same distance from the left edge, alike. The row matters most:
+    with a fixed camera it tells how far the ground is.
+    """
     _, c, h, w = x.shape
     quarter = c // 4
-    ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) / h * (2 * math.pi)
-    xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) / w * (2 * math.pi)
+    scale = stride * 2 * math.pi / POSITION_PERIOD_PX
+    ys = (torch.arange(h, device=x.device, dtype=x.dtype) + 0.5) * scale
+    xs = (torch.arange(w, device=x.device, dtype=x.dtype) + 0.5) * scale
     freq = 10000.0 ** (-torch.arange(quarter, device=x.device, dtype=x.dtype) / max(quarter, 1))
     py = ys[:, None] * freq[None, :]  # [h, q]
     px = xs[:, None] * freq[None, :]  # [w, q]
@@ -115,6 +126,6 @@ class BackboneNeck(nn.Module):
         for i in range(len(laterals) - 1, 0, -1):
             laterals[i - 1] = laterals[i - 1] + F.interpolate(laterals[i], scale_factor=2.0, mode="nearest")
         pyramid = [conv(f) for conv, f in zip(self.fpn_out, laterals, strict=True)]
-        pyramid[-1] = sine_position_encoding(pyramid[-1])
+        pyramid[-1] = sine_position_encoding(pyramid[-1], _LEVEL_STRIDES[-1])
         fused = sum(level(p) for level, p in zip(self.semantic, pyramid, strict=True))
         return self.mask_feats(fused), self.depth_feats(fused)

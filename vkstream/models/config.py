@@ -40,6 +40,13 @@ class MergeConfig(BaseModel):
     thing_score: float = Field(0.25, ge=0, le=1, description="thing segments scoring less are dropped")
     overlap: float = Field(0.6, ge=0, le=1, description="min visible area / (mask >= mask_prob) area")
     mask_prob: float = Field(0.5, gt=0, lt=1, description="a pixel belongs to a mask from this probability")
+    duplicate_iou: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="a thing kernel whose mask overlaps a better-scoring one of its class by more than this "
+        "IoU is dropped as a duplicate (1: never, the reference)",
+    )
 
 
 class TrackerConfig(BaseModel):
@@ -144,6 +151,8 @@ def model_presets() -> dict[str, ModelConfig]:
             ffn_dim=256,
             head_dim=64,
             embed_dim=64,
+            # The synthetic world's backdrop stands 60-240 m away: depth is predicted up to where it ends.
+            depth_max_m=250.0,
             # Tracking losses x4: at the reference weights a CPU-length run leaves the embeddings too weak.
             losses=LossWeights(track_ce=1.0, track_l2=4.0),
         ),

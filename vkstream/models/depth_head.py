@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from vkstream.models.config import ModelConfig
-from vkstream.models.layers import QueryUpdate, dynamic_conv, mlp_head
+from vkstream.models.layers import QueryUpdate, dynamic_conv, mask_pool, mlp_head
 
 _START_DEPTH_M = 15.0
 
@@ -37,19 +37,23 @@ class DepthHead(nn.Module):
         return torch.sigmoid(logits) * (hi - lo) + lo
 
     def forward_stages(
-        self, features: Tensor, kernels: Tensor, mask_logits: Tensor
+        self, features: Tensor, kernels: Tensor, mask_logits: Tensor, last_only: bool = False
     ) -> tuple[list[Tensor], Tensor]:
-        """Per-stage query depth [B,N,h,w] and the dense depth [B,1,h,w], in metres."""
+        """Per-stage query depth [B,N,h,w] (the last stage's alone if ``last_only``) and the dense
+        depth [B,1,h,w], in metres."""
         kernels = kernels.detach()
-        mask_logits = mask_logits.detach()
+        # Every stage pools under the same (detached, final) panoptic masks: pool once.
+        pooled = mask_pool(mask_logits.detach(), features)
         dense = self.dense(features)
         queries = self.dense.weight.view(1, 1, -1).expand_as(kernels)
         maps = []
-        for stage, head in zip(self.stages, self.kernel_heads, strict=True):
-            queries = stage(queries + kernels, mask_logits, features)
-            maps.append(self.to_metres(dynamic_conv(head(queries), features) + self.dense.bias))
+        last = len(self.stages) - 1
+        for i, (stage, head) in enumerate(zip(self.stages, self.kernel_heads, strict=True)):
+            queries = stage.update_pooled(queries + kernels, pooled)
+            if i == last or not last_only:
+                maps.append(self.to_metres(dynamic_conv(head(queries), features) + self.dense.bias))
         return maps, self.to_metres(dense)
 
     def forward(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:
-        maps, dense = self.forward_stages(features, kernels, mask_logits)
+        maps, dense = self.forward_stages(features, kernels, mask_logits, last_only=True)
         return maps[-1], dense

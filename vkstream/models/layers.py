@@ -77,7 +77,12 @@ class QueryUpdate(nn.Module):
         self.ffn = FFN(channels, ffn_dim)
 
     def forward(self, queries: Tensor, mask_logits: Tensor, features: Tensor) -> Tensor:
-        x = self.updator(mask_pool(mask_logits, features), queries)
+        return self.update_pooled(queries, mask_pool(mask_logits, features))
+
+    def update_pooled(self, queries: Tensor, pooled: Tensor) -> Tensor:
+        """The stage given the features already pooled under its masks (shared by stages that pool
+        under the same masks)."""
+        x = self.updator(pooled, queries)
         x = self.attention_norm(x + self.attention(x, x))
         return self.ffn(x)
 

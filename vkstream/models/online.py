@@ -6,13 +6,18 @@ e.g. as separate nodes of a streaming graph; their intermediate batches are batc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from vkstream.models.backbone import padded_size
+from vkstream.models.config import ModelConfig
+from vkstream.models.options import STAGE_NAMES, StageOptions
 from vkstream.models.panoptic import PanopticBatch, add_depth, device_tensor, merge_segments
+from vkstream.models.segment_stats import segment_stats
+from vkstream.models.stages import Stage
 from vkstream.models.tracker import Detections, TrackMemory, track
 from vkstream.models.video_knet import VideoKNet
 
@@ -89,6 +94,9 @@ class Segment:
     """(x0, y0, x1, y1) in pixels, x1/y1 exclusive."""
     depth_m: float
     """Median depth of the segment's pixels."""
+    center: tuple[float, float]
+    """(u, v): the per-axis median column and row of the segment's pixels, where ``depth_m`` is seen
+    (back-projected with the camera intrinsics, the segment's 3D position)."""
 
 
 @dataclass
@@ -125,15 +133,87 @@ class OnlineVideoKNet:
     :meth:`encode`, :meth:`segment` and :meth:`estimate_depth` in a row, which can also be called
     apart. Streams never influence each other: every operation is per batch item. The model is put
     in eval mode.
+
+    ``options`` sets each part's precision, compilation and memory format (:class:`StageOptions`,
+    one for all parts or per part name of :data:`STAGE_NAMES`); :meth:`from_stages` runs parts
+    that were built elsewhere, such as exported programs.
     """
 
-    def __init__(self, model: VideoKNet) -> None:
-        self.model = model.eval()
-        self.cfg = model.cfg
+    def __init__(
+        self, model: VideoKNet, options: StageOptions | Mapping[str, StageOptions] | None = None
+    ) -> None:
+        model.eval()
+        device = model.kernel_head.init_kernels.device
+        per_stage = _per_stage(options)
+        stages = {name: Stage(name, getattr(model, name), device, per_stage[name]) for name in STAGE_NAMES}
+        self._setup(model.cfg, stages, device)
+        self.model = model
+
+    @classmethod
+    def from_stages(
+        cls,
+        cfg: ModelConfig,
+        stages: Mapping[str, Stage],
+        device: torch.device,
+        image_size: tuple[int, int] | None = None,
+    ) -> OnlineVideoKNet:
+        """An online model from ready-made parts with ``cfg``'s merge and tracker, e.g. exported
+        programs, whose shapes are fixed: ``image_size`` (H, W) is then the only size it accepts."""
+        missing = sorted(set(STAGE_NAMES) - set(stages))
+        if missing:
+            raise ValueError(f"stages {', '.join(missing)} are missing")
+        online = cls.__new__(cls)
+        online._setup(cfg, dict(stages), device, image_size)
+        online.model = None
+        return online
+
+    def _setup(
+        self,
+        cfg: ModelConfig,
+        stages: dict[str, Stage],
+        device: torch.device,
+        image_size: tuple[int, int] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.stages = stages
+        self._device = device
+        self.image_size = image_size
+        """The one frame size (H, W) the stages accept (exported stages), or None for any."""
 
     @property
     def device(self) -> torch.device:
-        return self.model.kernel_head.init_kernels.device
+        return self._device
+
+    def warm_up(
+        self,
+        image_size: tuple[int, int],
+        stages: Sequence[str] = STAGE_NAMES,
+        max_batch: int | None = None,
+    ) -> dict[str, float]:
+        """Compile (or first-run) ``stages`` for every batch bucket up to ``max_batch`` at ``image_size``
+        (H, W), before live frames arrive; returns each stage's seconds."""
+        cfg, device = self.cfg, self.device
+        hp, wp = padded_size(*image_size)
+        h, w = hp // cfg.mask_stride, wp // cfg.mask_stride
+        n, c = cfg.num_kernels, cfg.neck_channels
+
+        def feats(b: int) -> Tensor:
+            return torch.zeros(b, c, h, w, device=device)
+
+        examples = {
+            "backbone_neck": lambda b: (torch.zeros(b, 3, *image_size, device=device),),
+            "kernel_head": lambda b: (
+                feats(b),
+                torch.zeros(b, n, c, device=device),
+                torch.zeros(b, dtype=torch.bool, device=device),
+            ),
+            "depth_head": lambda b: (
+                feats(b),
+                torch.zeros(b, n, c, device=device),
+                torch.zeros(b, n, h, w, device=device),
+            ),
+        }
+        return {name: self.stages[name].warm_up(examples[name], max_batch) for name in stages}
 
     def initial_state(self, image_size: tuple[int, int]) -> StreamState:
         """The state a stream starts from; equivalent to passing None."""
@@ -160,7 +240,13 @@ class OnlineVideoKNet:
     def encode(self, images: Tensor) -> EncodedBatch:
         """Backbone and neck of float [B,3,H,W] RGB in 0..1 (moved to the model's device if elsewhere)."""
         self._check(images=images)
-        mask_feats, depth_feats = self.model.backbone_neck(images.to(self.device, torch.float32))
+        size = (int(images.shape[2]), int(images.shape[3]))
+        if self.image_size is not None and size != tuple(self.image_size):
+            h, w = self.image_size
+            raise ValueError(
+                f"the model was exported for {w}x{h} frames, got {size[1]}x{size[0]}; export it again"
+            )
+        mask_feats, depth_feats = self.stages["backbone_neck"](images.to(self.device, torch.float32))
         return EncodedBatch(mask_feats, depth_feats, (int(images.shape[2]), int(images.shape[3])))
 
     @torch.inference_mode()
@@ -175,11 +261,10 @@ class OnlineVideoKNet:
         previous = torch.stack([s.kernels for s in full])
         memory = TrackMemory.stack([s.memory for s in full])
 
-        model = self.model
-        kernels, mask_logits, class_logits, embeddings = model.kernel_head(
+        kernels, mask_logits, class_logits, embeddings = self.stages["kernel_head"](
             encoded.mask_feats, previous, frame > 0
         )
-        merged = merge_segments(self.cfg, torch.sigmoid(model.to_input_size(mask_logits, size)), class_logits)
+        merged = merge_segments(self.cfg, mask_logits, class_logits, size)
         track_ids, memory = track(self.cfg, self._detections(merged, embeddings), memory, frame)
         new_states = [
             StreamState(kernels=k.clone(), memory=m, frame_index=f, image_size=size)
@@ -191,14 +276,10 @@ class OnlineVideoKNet:
     def estimate_depth(self, encoded: EncodedBatch, segmented: SegmentedBatch) -> list[FrameResult]:
         """The depth head on the segmented frames, and each frame's result."""
         self._check(encoded=encoded, segmented=segmented)
-        size = encoded.image_size
-        model = self.model
-        query_depth, dense_depth = model.depth_head(
+        query_depth, dense_depth = self.stages["depth_head"](
             encoded.depth_feats, segmented.kernels, segmented.mask_logits
         )
-        merged = add_depth(
-            segmented.merged, model.to_input_size(query_depth, size), model.to_input_size(dense_depth, size)
-        )
+        merged = add_depth(segmented.merged, query_depth, dense_depth)
         return self._results(merged, segmented.track_ids, segmented.frame_indices)
 
     @staticmethod
@@ -238,10 +319,10 @@ class OnlineVideoKNet:
         nt = self.cfg.num_thing_kernels
         masks = merged.low_res_masks if self.cfg.association == "mask_iou" else merged.low_res_masks[..., :0]
         return Detections(
-            valid=merged.area[:, :nt] > 0,
+            valid=merged.thing_cells > 0,
             scores=merged.slot_score[:, :nt],
             classes=merged.slot_class[:, :nt],
-            boxes=merged.box[:, :nt].float(),
+            boxes=merged.thing_box,
             embeddings=embeddings[:, :nt],
             masks=masks,
         )
@@ -249,12 +330,13 @@ class OnlineVideoKNet:
     def _results(
         self, merged: PanopticBatch, track_ids: Tensor, frame_indices: list[int]
     ) -> list[FrameResult]:
-        assert merged.depth is not None and merged.median_depth is not None, "merged without depth"
-        b, s = merged.area.shape
+        assert merged.depth is not None, "merged without depth"
+        b, s = merged.slot_class.shape
         nt = self.cfg.num_thing_kernels
+        stats = segment_stats(merged.slot, merged.depth, s)
         slot_track = torch.cat([track_ids, track_ids.new_zeros(b, s - nt)], dim=1)
-        present = merged.area > 0
-        segment_id = torch.where(present, torch.cumsum(present.long(), 1), torch.zeros_like(merged.area))
+        present = stats.area > 0
+        segment_id = torch.where(present, torch.cumsum(present.long(), 1), torch.zeros_like(stats.area))
         panoptic = segment_id.gather(1, merged.slot.flatten(1)).view_as(merged.slot).int()
         track_map = slot_track.gather(1, merged.slot.flatten(1)).view_as(merged.slot).int()
         semantic = merged.semantic.to(torch.uint8)
@@ -264,10 +346,11 @@ class OnlineVideoKNet:
         table = torch.cat(
             [
                 torch.stack(
-                    [segment_id, merged.slot_class, is_thing.long(), slot_track, merged.area], -1
+                    [segment_id, merged.slot_class, is_thing.long(), slot_track, stats.area], -1
                 ).double(),
-                merged.box.double(),
-                torch.stack([merged.slot_score, merged.median_depth], -1).double(),
+                stats.box.double(),
+                torch.stack([merged.slot_score, stats.median_depth], -1).double(),
+                stats.center.double(),
             ],
             dim=-1,
         ).cpu()
@@ -284,6 +367,7 @@ class OnlineVideoKNet:
                     area=int(r[4]),
                     bbox=(int(r[5]), int(r[6]), int(r[7]), int(r[8])),
                     depth_m=float(r[10]),
+                    center=(float(r[11]), float(r[12])),
                 )
                 for r in rows
             ]
@@ -298,3 +382,12 @@ class OnlineVideoKNet:
                 )
             )
         return results
+
+
+def _per_stage(options: StageOptions | Mapping[str, StageOptions] | None) -> dict[str, StageOptions]:
+    if options is None or isinstance(options, StageOptions):
+        return dict.fromkeys(STAGE_NAMES, options or StageOptions())
+    unknown = sorted(set(options) - set(STAGE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown stages {', '.join(unknown)}; the stages are {', '.join(STAGE_NAMES)}")
+    return {name: options.get(name, StageOptions()) for name in STAGE_NAMES}

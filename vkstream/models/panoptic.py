@@ -1,7 +1,12 @@
-"""Panoptic merge of the kernel masks, vectorised over the batch so it runs on the model's device.
+"""Panoptic merge of the kernel masks on the mask grid, vectorised over the batch on the model's device.
 
-Every pixel gets a class: pixels the reference's merge leaves void stay with the kernel of the
-best score x mask probability, or, where that is a thing kernel the overlap test dropped, form an
+Every decision that does not need pixels is taken on the stride-s grid the masks are predicted on:
+kernel scores, which thing kernels survive (the reference's overlap test), the untracked regions and
+the tracker's boxes and masks. Pixels then choose among the few kernels that win the grid cells
+around them (:mod:`vkstream.models.upsample`), so no kernel's mask is ever resized to the input size.
+
+Every pixel gets a class: pixels the reference's merge leaves void stay with the kernel of the best
+score x mask probability, or, where that is a thing kernel the overlap test dropped, form an
 untracked region of its class.
 """
 
@@ -11,18 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vkstream.models.config import ModelConfig
+from vkstream.models.upsample import BlockUpsampler, PixelChoice
+
+CANDIDATES_PER_CELL = 2
+"""Kernels per grid cell a pixel around it may choose from (the best two of each of its four cells)."""
 
 
 @dataclass
 class PanopticBatch:
     """Merged frames. Slots 0..N-1 are the kernels, then one untracked region per thing class.
 
-    Every tensor is batch-first. ``depth`` and ``median_depth`` are None until :func:`add_depth`:
-    the segments are needed for tracking before the depth head has run.
+    Every tensor is batch-first. ``depth`` is None until :func:`add_depth`: the segments are needed
+    for tracking before the depth head has run.
     """
 
     slot: Tensor
@@ -33,16 +41,17 @@ class PanopticBatch:
     """[B,S] long."""
     slot_score: Tensor
     """[B,S] float."""
-    area: Tensor
-    """[B,S] long pixels."""
-    box: Tensor
-    """[B,S,4] long (x0, y0, x1, y1), x1/y1 exclusive; zeros for empty slots."""
+    thing_cells: Tensor
+    """[B,Nt] long: cells of the mask grid each thing kernel's segment covers (0 = no segment)."""
+    thing_box: Tensor
+    """[B,Nt,4] float (x0, y0, x1, y1) pixels of each thing kernel's segment on the grid, x1/y1 exclusive."""
     low_res_masks: Tensor
-    """[B,Nt,P] float: each thing kernel's visible area on the mask grid (for mask-IoU association)."""
+    """[B,Nt,P] float: each thing kernel's segment on the mask grid (for mask-IoU association)."""
+    choice: PixelChoice
+    """Which kernel each pixel took, for reading the kernels' depth maps at the pixels."""
+    upsampler: BlockUpsampler
     depth: Tensor | None = None
     """[B,H,W] float metres."""
-    median_depth: Tensor | None = None
-    """[B,S] float metres, 0 for empty slots."""
 
 
 def device_tensor(values: Sequence[int], device: torch.device) -> Tensor:
@@ -67,67 +76,129 @@ def kernel_scores(cfg: ModelConfig, class_logits: Tensor) -> tuple[Tensor, Tenso
     return score, cls
 
 
-def merge_panoptic(
-    cfg: ModelConfig, mask_probs: Tensor, class_logits: Tensor, query_depth: Tensor, dense_depth: Tensor
+def grid_cells(image_size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """Rows and columns of mask-grid cells that hold at least one pixel of the image."""
+    return -(-image_size[0] // stride), -(-image_size[1] // stride)
+
+
+def merge_segments(
+    cfg: ModelConfig, mask_logits: Tensor, class_logits: Tensor, image_size: tuple[int, int]
 ) -> PanopticBatch:
-    """Merge [B,N,H,W] mask probabilities with class logits and depth maps, all at the input size."""
-    return add_depth(merge_segments(cfg, mask_probs, class_logits), query_depth, dense_depth)
-
-
-def merge_segments(cfg: ModelConfig, mask_probs: Tensor, class_logits: Tensor) -> PanopticBatch:
-    """The merge without depth: [B,N,H,W] mask probabilities at the input size and [B,N,K] class logits."""
-    b, n, h, w = mask_probs.shape
+    """The merge without depth: [B,N,hg,wg] mask logits on the (padded) mask grid, [B,N,K] class
+    logits, and the (H, W) of the image the grid covers from its top-left corner."""
+    mask_probs = torch.sigmoid(mask_logits)
+    b, n, hg, wg = mask_probs.shape
     nt = cfg.num_thing_kernels
-    nthing = len(cfg.thing_classes)
+    s = cfg.mask_stride
     device = mask_probs.device
     score, cls = kernel_scores(cfg, class_logits)
     is_thing_kernel = torch.arange(n, device=device) < nt
     keep = ~is_thing_kernel | (score >= cfg.merge.thing_score)
+    if cfg.merge.duplicate_iou < 1.0:
+        keep[:, :nt] &= ~_duplicates(cfg, mask_probs[:, :nt], score[:, :nt], cls[:, :nt], image_size)
+    ranked = torch.where(keep[..., None, None], score[..., None, None] * mask_probs, -1.0)
+    winner = ranked.max(1).indices  # [B,hg,wg]; max, not argmax: far faster on a CPU
 
-    weighted = score[..., None, None] * mask_probs
-    ranked = torch.where(keep[..., None, None], weighted, torch.full_like(weighted, -1.0))
-    winner = ranked.argmax(1)  # [B,H,W]
-    winner_prob = mask_probs.gather(1, winner[:, None]).squeeze(1)
-    inside = winner_prob >= cfg.merge.mask_prob
-    visible = _bincount(torch.where(inside, winner, n), n + 1)[:, :n]
-    full = (mask_probs >= cfg.merge.mask_prob).sum((2, 3))
+    # The overlap test on the cells of the image: a kernel's visible cells (where it wins with a
+    # probability >= mask_prob) against all its cells with that probability.
+    hc, wc = grid_cells(image_size, s)
+    probs_in = mask_probs[..., :hc, :wc]
+    winner_in = winner[:, :hc, :wc]
+    inside = probs_in.gather(1, winner_in[:, None])[:, 0] >= cfg.merge.mask_prob
+    visible = _bincount(torch.where(inside, winner_in, n), n + 1)[:, :n]
+    full = (probs_in >= cfg.merge.mask_prob).sum((2, 3))
     kept = keep & (visible > 0) & (visible >= cfg.merge.overlap * full)
-
-    # The reference leaves the other pixels void. Here they stay with their winning kernel: a stuff
-    # kernel's segment always takes them, a surviving thing kernel's too; the pixels of a thing
-    # kernel the overlap test dropped form an untracked region of its class.
-    winner_kept = kept.gather(1, winner.flatten(1)).view(b, h, w)
-    winner_class = cls.gather(1, winner.flatten(1)).view(b, h, w)
-    region = n + _index_in(winner_class, cfg.thing_classes)
-    untracked = (winner < nt) & ~winner_kept
-    slot = torch.where(untracked, region, winner)
 
     thing_classes = device_tensor(cfg.thing_classes, device)
     slot_class = torch.cat([cls, thing_classes.expand(b, -1)], dim=1)
-    slot_score = torch.cat([score, score.new_zeros(b, nthing)], dim=1)
-    semantic = slot_class.gather(1, slot.flatten(1)).view(b, h, w)
+    slot_score = torch.cat([score, score.new_zeros(b, len(cfg.thing_classes))], dim=1)
 
-    s = n + nthing
-    onehot = slot[:, None] == torch.arange(s, device=device).view(1, s, 1, 1)  # [B,S,H,W]
-    low = F.avg_pool2d(onehot[:, :nt].float(), cfg.mask_stride, ceil_mode=True).flatten(2)
+    grid_slot = _slots(cfg, winner_in, kept, cls)
+    upsampler = BlockUpsampler(s, (hg, wg), image_size)
+    candidates = upsampler.candidates(_leaders(ranked, winner, CANDIDATES_PER_CELL))
+
+    def rank(logits: Tensor, kernels: Tensor) -> Tensor:
+        # As the reference: mask logits upsampled, then the sigmoid, times the kernel's score.
+        at = kernels.flatten(1)
+        kernel_score = score.gather(1, at).view_as(kernels)[..., None, None]
+        kernel_keep = keep.gather(1, at).view_as(kernels)[..., None, None]
+        return torch.where(kernel_keep, kernel_score * torch.sigmoid(logits), -1.0)
+
+    choice = upsampler.choose(mask_logits, candidates, rank)
+    slot = _slots(cfg, upsampler.kernels(choice), kept, cls)
+
+    cells = grid_slot[:, None] == torch.arange(nt, device=device).view(1, nt, 1, 1)  # [B,Nt,hc,wc]
     return PanopticBatch(
         slot=slot,
-        semantic=semantic,
+        semantic=slot_class.gather(1, slot.flatten(1)).view_as(slot),
         slot_class=slot_class,
         slot_score=slot_score,
-        area=_bincount(slot, s),
-        box=_boxes(onehot),
-        low_res_masks=low,
+        thing_cells=cells.sum((2, 3)),
+        thing_box=_cell_boxes(cells, s, image_size),
+        low_res_masks=cells.flatten(2).float(),
+        choice=choice,
+        upsampler=upsampler,
     )
 
 
 def add_depth(merged: PanopticBatch, query_depth: Tensor, dense_depth: Tensor) -> PanopticBatch:
-    """``merged`` with depth: [B,N,H,W] query depth in each kernel's segment, [B,1,H,W] dense elsewhere."""
+    """``merged`` with depth: [B,N,hg,wg] query depth in each kernel's segment, [B,1,hg,wg] dense
+    elsewhere."""
     n = query_depth.shape[1]
-    query_at = query_depth.gather(1, merged.slot.clamp(max=n - 1)[:, None]).squeeze(1)
-    depth = torch.where(merged.slot < n, query_at, dense_depth[:, 0])
-    medians = _segment_medians(merged.slot, depth, merged.slot_class.shape[1])
-    return replace(merged, depth=depth, median_depth=medians)
+    at_kernels = merged.upsampler.values(query_depth, merged.choice)
+    dense = merged.upsampler.upsample(dense_depth)[:, 0]
+    return replace(merged, depth=torch.where(merged.slot < n, at_kernels, dense))
+
+
+def _duplicates(
+    cfg: ModelConfig, probs: Tensor, score: Tensor, cls: Tensor, image_size: tuple[int, int]
+) -> Tensor:
+    """[B,Nt] thing kernels whose mask overlaps a better-scoring kernel of their class by more than
+    ``merge.duplicate_iou`` (IoU of the prob >= mask_prob cells): one object, predicted twice."""
+    hc, wc = grid_cells(image_size, cfg.mask_stride)
+    masks = (probs[..., :hc, :wc] >= cfg.merge.mask_prob).flatten(2).float()
+    inter = masks @ masks.transpose(1, 2)
+    area = masks.sum(-1)
+    iou = inter / (area[:, :, None] + area[:, None, :] - inter).clamp(min=1.0)
+    better = score[:, None, :] > score[:, :, None]  # [b, i, j]: j scores above i
+    same = cls[:, :, None] == cls[:, None, :]
+    return ((iou > cfg.merge.duplicate_iou) & better & same).any(-1)
+
+
+def _leaders(ranked: Tensor, winner: Tensor, count: int) -> Tensor:
+    """[B,count,h,w]: the ``count`` best kernels of each cell, best first (max twice beats topk on a CPU)."""
+    leaders = [winner]
+    for _ in range(count - 1):
+        ranked = ranked.scatter(1, leaders[-1][:, None], -2.0)
+        leaders.append(ranked.max(1).indices)
+    return torch.stack(leaders, dim=1)
+
+
+def _slots(cfg: ModelConfig, kernel: Tensor, kept: Tensor, cls: Tensor) -> Tensor:
+    """Slot of each position given its winning kernel: the kernel, or its class's untracked region where
+    the kernel is a thing kernel that failed the overlap test."""
+    b = kernel.shape[0]
+    n = cls.shape[1]
+    flat = kernel.flatten(1)
+    kernel_kept = kept.gather(1, flat).view_as(kernel)
+    region = n + _index_in(cls.gather(1, flat).view_as(kernel), cfg.thing_classes)
+    untracked = (kernel < cfg.num_thing_kernels) & ~kernel_kept
+    return torch.where(untracked, region, kernel).view(b, *kernel.shape[1:])
+
+
+def _cell_boxes(cells: Tensor, stride: int, image_size: tuple[int, int]) -> Tensor:
+    """Pixel boxes (x0, y0, x1, y1), x1/y1 exclusive, of [B,K,h,w] cell masks; zeros for empty masks."""
+    rows = cells.any(-1)  # [B,K,h]
+    cols = cells.any(-2)  # [B,K,w]
+    h, w = rows.shape[-1], cols.shape[-1]
+    y0 = rows.int().argmax(-1)
+    y1 = h - rows.flip(-1).int().argmax(-1)
+    x0 = cols.int().argmax(-1)
+    x1 = w - cols.flip(-1).int().argmax(-1)
+    box = torch.stack([x0, y0, x1, y1], -1) * stride
+    limit = torch.tensor([image_size[1], image_size[0]] * 2, device=cells.device)
+    box = torch.minimum(box, limit)
+    return torch.where(rows.any(-1)[..., None], box, torch.zeros_like(box)).float()
 
 
 def _index_in(values: Tensor, table: tuple[int, ...]) -> Tensor:
@@ -141,31 +212,3 @@ def _bincount(index: Tensor, bins: int) -> Tensor:
     flat = index.flatten(1)
     counts = torch.zeros(flat.shape[0], bins, dtype=torch.long, device=flat.device)
     return counts.scatter_add_(1, flat, torch.ones_like(flat))
-
-
-def _boxes(onehot: Tensor) -> Tensor:
-    """Tight (x0, y0, x1, y1) box of each [B,S,H,W] mask, x1/y1 exclusive."""
-    rows = onehot.any(-1)  # [B,S,H]
-    cols = onehot.any(-2)  # [B,S,W]
-    h, w = rows.shape[-1], cols.shape[-1]
-    y0 = rows.int().argmax(-1)
-    y1 = h - rows.flip(-1).int().argmax(-1)
-    x0 = cols.int().argmax(-1)
-    x1 = w - cols.flip(-1).int().argmax(-1)
-    box = torch.stack([x0, y0, x1, y1], -1)
-    return torch.where(rows.any(-1)[..., None], box, torch.zeros_like(box)).long()
-
-
-def _segment_medians(slot: Tensor, depth: Tensor, slots: int) -> Tensor:
-    """Median depth of each slot's pixels (lower median), by one sort by depth and a stable sort by slot."""
-    b = slot.shape[0]
-    offset = (torch.arange(b, device=slot.device) * slots).view(b, 1)
-    flat_slot = (slot.flatten(1) + offset).flatten()
-    flat_depth = depth.flatten()
-    by_depth = torch.argsort(flat_depth, stable=True)
-    by_slot = torch.argsort(flat_slot[by_depth], stable=True)
-    sorted_depth = flat_depth[by_depth][by_slot]
-    counts = torch.bincount(flat_slot, minlength=b * slots)
-    starts = torch.cumsum(counts, 0) - counts
-    idx = (starts + (counts - 1).clamp(min=0) // 2).clamp(max=max(sorted_depth.numel() - 1, 0))
-    return torch.where(counts > 0, sorted_depth[idx], torch.zeros_like(sorted_depth[idx])).view(b, slots)

@@ -228,18 +228,24 @@ class VideoKNet(nn.Module):
         valid = (gt > 0) & (gt < self.cfg.depth_max_m)
         dense_full = self.to_input_size(dense, size)[:, 0]
         losses = {"depth_dense": w.depth_dense * depth_loss(dense_full[valid], gt[valid])}
+        # Query depth maps live on the mask grid, where they are supervised too: at each cell's centre
+        # pixel, by the depth of the GT segment the query is matched to (a bilinear upsampling adds
+        # nothing a loss could correct).
+        st = self.cfg.mask_stride
+        rows, cols = slice(st // 2, size[0], st), slice(st // 2, size[1], st)
+        gt_grid, valid_grid = gt[:, rows, cols], valid[:, rows, cols]
+        hr, wr = gt_grid.shape[-2:]
         per_stage = []
         for stage_maps in maps:
             preds, gts = [], []
             for i, (t, a) in enumerate(zip(targets, final, strict=True)):
                 if len(a.pred) == 0:
                     continue
-                full = self.to_input_size(stage_maps[i : i + 1, a.pred], size)[0]
-                gt_masks = t.masks[a.gt]
-                composite = (full * gt_masks).sum(0)
-                region = gt_masks.any(0) & valid[i]
+                gt_masks = t.masks[a.gt][:, rows, cols]
+                composite = (stage_maps[i, a.pred, :hr, :wr] * gt_masks).sum(0)
+                region = gt_masks.any(0) & valid_grid[i]
                 preds.append(composite[region])
-                gts.append(gt[i][region])
+                gts.append(gt_grid[i][region])
             if preds:
                 per_stage.append(depth_loss(torch.cat(preds), torch.cat(gts)))
         if per_stage:

@@ -20,7 +20,10 @@ import torch
 from pydantic import ValidationError
 
 from vkstream import __version__
-from vkstream.models import ModelConfig, VideoKNet
+from vkstream.data.labels import LabelSpace
+from vkstream.export import ExportError, is_export_dir, load_export
+from vkstream.models import ModelConfig, OnlineVideoKNet, VideoKNet
+from vkstream.models.options import StageOptions
 from vkstream.train.errors import CheckpointError
 
 FORMAT = "vkstream-checkpoint"
@@ -48,14 +51,21 @@ def checkpoint_payload(
     kind: str = TRAINING,
     metadata: Mapping[str, Any] | None = None,
     training: Mapping[str, Any] | None = None,
+    labels: LabelSpace | None = None,
 ) -> dict[str, Any]:
-    """The dictionary a checkpoint file holds; ``training`` is the state a resume needs."""
+    """The dictionary a checkpoint file holds; ``training`` is the state a resume needs.
+
+    ``labels`` names the classes (default: :meth:`LabelSpace.for_classes` of the config).
+    """
+    labels = labels or LabelSpace.for_classes(config.num_classes, config.thing_classes)
+    check_label_space(labels, config, "the label space")
     payload: dict[str, Any] = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "kind": kind,
         "model_config": config.model_dump(mode="json"),
         "state_dict": model.state_dict(),
+        "label_space": labels.to_json(),
         "metadata": {
             "vkstream_version": __version__,
             "torch_version": str(torch.__version__),
@@ -69,15 +79,18 @@ def checkpoint_payload(
     return payload
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The checkpoint's dictionary, on the CPU; CheckpointError if it is missing or not one of ours."""
+def read_checkpoint(path: str | os.PathLike[str], *, mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint's dictionary, on the CPU; CheckpointError if it is missing or not one of ours.
+
+    ``mmap`` maps the file instead of reading it: only the weights used are read from disk.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint not found: {path}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint path is not a file: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as err:
         if "Unsupported global" in str(err):
             reason = "it holds Python objects besides weights and plain data, which are not loaded"
@@ -152,6 +165,29 @@ def check_model_config(stored: ModelConfig, wanted: ModelConfig, path: str | os.
         )
 
 
+def check_label_space(labels: LabelSpace, config: ModelConfig, where: object) -> None:
+    """CheckpointError unless the label space has the model's classes and thing classes."""
+    if labels.num_classes != config.num_classes or labels.thing_ids != tuple(sorted(config.thing_classes)):
+        raise CheckpointError(
+            f"{where}: label space of {labels.num_classes} classes (things {list(labels.thing_ids)}) does "
+            f"not fit the model's {config.num_classes} (things {sorted(config.thing_classes)})"
+        )
+
+
+def stored_label_space(
+    payload: Mapping[str, Any], config: ModelConfig, path: str | os.PathLike[str]
+) -> LabelSpace:
+    """The checkpoint's label space; checkpoints without one get :meth:`LabelSpace.for_classes`."""
+    if "label_space" not in payload:
+        return LabelSpace.for_classes(config.num_classes, config.thing_classes)
+    try:
+        labels = LabelSpace.from_json(payload["label_space"])
+    except ValueError as err:
+        raise CheckpointError(f"{path}: corrupt label space: {err}") from err
+    check_label_space(labels, config, path)
+    return labels
+
+
 def _listing(items: list[str]) -> str:
     shown = "; ".join(items[:_SHOWN])
     return shown + (f"; and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
@@ -190,6 +226,8 @@ def load_model(
 ) -> tuple[VideoKNet, ModelConfig, dict[str, Any]]:
     """Build the checkpoint's model on ``device`` in eval mode: (model, its config, metadata).
 
+    ``metadata["label_space"]`` is the model's :class:`LabelSpace`.
+
     ``expected``: the config the caller needs; any difference is a CheckpointError naming the keys.
     ``overrides``: top-level ModelConfig keys to change that leave the weights as they are (e.g. the
     tracker's ``association``); a key that changes the weights fails the same way as another architecture.
@@ -208,27 +246,91 @@ def load_model(
     model.to(device).eval()
     metadata = dict(payload["metadata"])
     metadata["kind"] = payload["kind"]
+    metadata["label_space"] = stored_label_space(payload, config, path)
     return model, config, metadata
 
 
-def export_payload(payload: Mapping[str, Any], dtype: torch.dtype = torch.float16) -> dict[str, Any]:
-    """A shipping checkpoint: weights in ``dtype`` (floats only), config and metadata; no training state."""
+def export_payload(
+    payload: Mapping[str, Any], dtype: torch.dtype = torch.float16, runtime: ModelConfig | None = None
+) -> dict[str, Any]:
+    """A shipping checkpoint: weights in ``dtype`` (floats only), config and metadata; no training state.
+
+    ``runtime``: a config whose :data:`RUNTIME_KEYS` (merge and tracker settings) replace the stored
+    ones, so settings tuned after training ship with the weights they were tuned for.
+    """
     state = {
         name: tensor.to(dtype) if tensor.is_floating_point() else tensor
         for name, tensor in payload["state_dict"].items()
     }
+    model_config = dict(payload["model_config"])
+    if runtime is not None:
+        model_config.update({k: v for k, v in runtime.model_dump(mode="json").items() if k in RUNTIME_KEYS})
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "kind": EXPORT,
-        "model_config": payload["model_config"],
+        "model_config": model_config,
         "state_dict": state,
+        **({"label_space": payload["label_space"]} if "label_space" in payload else {}),
         "metadata": {**payload["metadata"], "weights_dtype": str(dtype).removeprefix("torch.")},
     }
 
 
 def export_checkpoint(
-    source: str | os.PathLike[str], destination: str | os.PathLike[str], dtype: torch.dtype = torch.float16
+    source: str | os.PathLike[str],
+    destination: str | os.PathLike[str],
+    dtype: torch.dtype = torch.float16,
+    runtime: ModelConfig | None = None,
 ) -> int:
     """Write the slim export of checkpoint ``source`` to ``destination``; returns its size in bytes."""
-    return write_checkpoint(export_payload(read_checkpoint(source), dtype), destination)
+    return write_checkpoint(export_payload(read_checkpoint(source), dtype, runtime), destination)
+
+
+def runtime_differences(stored: ModelConfig, wanted: ModelConfig) -> list[str]:
+    """The :data:`RUNTIME_KEYS` settings that differ: they change no weight, so a run may change them."""
+    a, b = stored.model_dump(mode="json"), wanted.model_dump(mode="json")
+    return config_differences({k: a[k] for k in RUNTIME_KEYS}, {k: b[k] for k in RUNTIME_KEYS})
+
+
+def with_runtime(stored: ModelConfig, wanted: ModelConfig) -> ModelConfig:
+    """``stored`` with ``wanted``'s :data:`RUNTIME_KEYS`."""
+    return stored.model_copy(update={k: getattr(wanted, k) for k in RUNTIME_KEYS})
+
+
+RUNTIME_KEYS = ("association", "merge", "tracker")
+"""ModelConfig keys that change how a model's outputs are merged and tracked, never its weights."""
+
+
+def load_online(
+    path: str | os.PathLike[str],
+    device: str | torch.device = "cpu",
+    *,
+    options: StageOptions | Mapping[str, StageOptions] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> tuple[OnlineVideoKNet, ModelConfig, dict[str, Any]]:
+    """A ready online model from a checkpoint file or an export directory: (model, config, metadata).
+
+    ``options`` sets the stages' precision and compilation (checkpoints only: an export directory
+    was compiled when it was written). ``overrides`` changes :data:`RUNTIME_KEYS` (checkpoints accept
+    any key :func:`load_model` does). ``metadata["label_space"]`` is the model's label space.
+    """
+    if not is_export_dir(path):
+        model, config, metadata = load_model(path, device, overrides=overrides)
+        return OnlineVideoKNet(model, options), config, metadata
+    if options is not None:
+        raise CheckpointError(
+            f"{path}: an export directory runs as exported; precision and compile do not apply"
+        )
+    try:
+        online, manifest = load_export(path, torch.device(device) if isinstance(device, str) else device)
+    except ExportError as err:
+        raise CheckpointError(str(err)) from None
+    config = manifest.config
+    if overrides:
+        other = sorted(set(overrides) - set(RUNTIME_KEYS))
+        if other:
+            raise CheckpointError(f"{path}: an export directory cannot change {', '.join(other)}")
+        config = ModelConfig.model_validate({**config.model_dump(mode="json"), **overrides})
+        online.cfg = config
+    metadata = {"kind": "export-directory", "format": manifest.format, "label_space": manifest.label_space}
+    return online, config, {**manifest.source, **metadata}

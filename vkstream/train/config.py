@@ -6,13 +6,14 @@ Paths are relative to the working directory the command runs in, as with every o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from vkstream.models import ModelConfig
+from vkstream.models.device import check_device_name
 
-Device = Literal["auto", "cpu", "cuda"]
+Device = Annotated[str, AfterValidator(check_device_name)]
 
 
 class _Strict(BaseModel):
@@ -104,6 +105,13 @@ class ScheduleConfig(_Strict):
     milestones: list[float] = Field([0.75, 0.917], description="step decay points as fractions of all steps")
     gamma: float = Field(0.1, gt=0, le=1, description="step decay factor")
     min_lr_ratio: float = Field(0.01, ge=0, le=1, description="cosine decay floor, as a fraction of lr")
+    time_budget_min: float | None = Field(
+        None,
+        gt=0,
+        description="train for this many minutes of optimiser steps instead of a fixed count: after a "
+        "few calibration steps the run sets schedule.steps from the measured step time, so the "
+        "learning-rate schedule spans the budget and a resume is exact (validation is not counted)",
+    )
 
     @field_validator("milestones")
     @classmethod

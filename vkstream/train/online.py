@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import numpy as np
 import torch
 
 from vkstream.data import Frame
 from vkstream.data.errors import DatasetError
 from vkstream.models import FrameResult, OnlineVideoKNet
 from vkstream.train.pairs import image_tensor
+from vkstream.wire import wrap_track_ids
 
 
 def prediction_frame(frame: Frame, result: FrameResult) -> Frame:
-    """The model's output for ``frame`` as a Frame: instance = track id, the input's intrinsics kept."""
+    """The model's output for ``frame`` as a Frame: instance = track id as published, intrinsics kept."""
     return Frame(
         sequence=frame.sequence,
         index=frame.index,
         timestamp=frame.timestamp,
         semantic=result.semantic.to("cpu", torch.uint8).numpy(),
-        instance=result.track.to("cpu", torch.int64).numpy().astype(np.uint16),
+        instance=wrap_track_ids(result.track.to("cpu", torch.int64).numpy()),
         depth=result.depth.to("cpu", torch.float32).numpy(),
         intrinsics=frame.intrinsics,
     )

@@ -6,6 +6,7 @@ The output uses the data writers' layouts (predicted instance id = track id, dep
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,15 +14,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vkstream.data import NUM_CLASSES, make_writer, open_dataset
+from vkstream.data import make_writer, open_dataset
 from vkstream.data.writers import WRITERS
-from vkstream.models import OnlineVideoKNet
-from vkstream.train.checkpoint import load_model
-from vkstream.train.errors import CheckpointError, TrainingError
+from vkstream.models.device import resolve_device
+from vkstream.train.checkpoint import load_online
+from vkstream.train.errors import TrainingError
 from vkstream.train.online import predict_sequence
-from vkstream.train.trainer import resolve_device, torch_threads
+from vkstream.train.trainer import torch_threads
 
 WRITE_LAYOUTS: tuple[str, ...] = tuple(WRITERS)
+LABELS_FILE = "labels.json"
+"""Written beside the predictions: the model's label space (class names, thing classes, colours)."""
 FALLBACK_LAYOUT = "kitti-step"
 """Written for inputs in a layout without labels (kitti-raw)."""
 
@@ -61,7 +64,8 @@ def predict_dataset(
     """Predict every frame of ``sequences`` (default: all) of a dataset split, one stream per sequence.
 
     The output split has the input's name, in ``out_layout`` (default: the input's layout when it holds
-    labels, else kitti-step). ``threads``: torch CPU threads while predicting (None: torch's choice).
+    labels, else kitti-step), with the model's label space in ``labels.json``. ``threads``: torch CPU
+    threads while predicting (None: torch's choice).
     """
     with torch_threads(threads):
         return _predict(
@@ -93,16 +97,13 @@ def _predict(
             f"no sequence {', '.join(missing)} in {dataset.root} (found: {', '.join(dataset.sequences)})"
         )
     overrides = {"association": association} if association is not None else None
-    model, config, _ = load_model(checkpoint, torch_device, overrides=overrides)
-    if config.num_classes != NUM_CLASSES:
-        raise CheckpointError(
-            f"{checkpoint}: checkpoint predicts {config.num_classes} classes but datasets hold the "
-            f"{NUM_CLASSES} KITTI-STEP classes"
-        )
+    online, config, metadata = load_online(checkpoint, torch_device, overrides=overrides)
     if Path(out).resolve() == Path(data).resolve():
         raise TrainingError(f"--out {out} is the input dataset; predictions would overwrite its labels")
     writer = make_writer(out_layout, out, split)
-    online = OnlineVideoKNet(model)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    labels_file = Path(out) / LABELS_FILE
+    labels_file.write_text(json.dumps(metadata["label_space"].to_json(), indent=1) + "\n", encoding="utf-8")
     report = PredictReport(Path(out), out_layout, split, config.association)
     started = time.perf_counter()
     total = sum(dataset.num_frames(name) for name in chosen)

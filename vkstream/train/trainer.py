@@ -27,6 +27,7 @@ import yaml
 from tqdm import tqdm
 
 from vkstream.models import VideoKNet
+from vkstream.models.device import resolve_device
 from vkstream.train.checkpoint import (
     TRAINING,
     check_model_config,
@@ -35,7 +36,9 @@ from vkstream.train.checkpoint import (
     export_checkpoint,
     load_weights,
     read_checkpoint,
+    runtime_differences,
     stored_model_config,
+    with_runtime,
     write_checkpoint,
 )
 from vkstream.train.config import TrainConfig
@@ -53,18 +56,9 @@ LOG = "log.jsonl"
 CONFIG = "config.yaml"
 MAX_BAD_STEPS = 5
 """Consecutive steps with a non-finite loss or gradient before a run is called diverged."""
+CALIBRATION_STEPS = 10
+"""Steps a time-budgeted run measures before it fixes its step count (the first few are left out)."""
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; asking for CUDA without one is an error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("device cuda requested but torch sees no CUDA GPU (use --device cpu)")
-    if name not in ("cpu", "cuda"):
-        raise TrainingError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    return torch.device(name)
 
 
 @contextmanager
@@ -179,7 +173,11 @@ class Trainer:
                 f"{path}: an exported checkpoint holds no training state; resume from "
                 f"{CHECKPOINTS}/step_*.pt of its run"
             )
-        check_model_config(stored_model_config(payload, path), self.cfg.model, path)
+        stored_model = stored_model_config(payload, path)
+        check_model_config(with_runtime(stored_model, self.cfg.model), self.cfg.model, path)
+        retuned = runtime_differences(stored_model, self.cfg.model)
+        if retuned:  # merge and tracker settings change no weight: validation and model.pt take the new ones
+            log.warning("resuming with changed inference settings: %s", "; ".join(retuned))
         stored = {k: v for k, v in payload["training"]["config"].items() if k != "model"}
         current = {k: v for k, v in self.cfg.model_dump(mode="json").items() if k != "model"}
         changed = config_differences(stored, current)
@@ -240,6 +238,7 @@ class Trainer:
         )
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         bad_steps = 0
+        step_seconds: list[float] = []
         bar = tqdm(total=total, initial=first, desc="train", unit="step", disable=not self.progress)
         with bar, (self.run_dir / LOG).open("a", encoding="utf-8") as log_file:
             while self.step < total:
@@ -256,6 +255,9 @@ class Trainer:
                         f"{MAX_BAD_STEPS} steps in a row ({_metrics_text(losses)}); lower optim.lr"
                     )
                 self.step += 1
+                step_seconds.append(time.perf_counter() - tick)
+                if cfg.schedule.time_budget_min is not None and len(step_seconds) == CALIBRATION_STEPS:
+                    total = summary.steps = bar.total = self._fix_steps(step_seconds, started)
                 summary.losses = losses
                 record = {
                     "step": self.step,
@@ -280,8 +282,29 @@ class Trainer:
         source = self.run_dir / CHECKPOINTS / BEST if self.best else summary.checkpoint
         if source is not None and source.is_file():
             summary.export = self.run_dir / EXPORT
-            summary.export_bytes = export_checkpoint(source, summary.export)
+            summary.export_bytes = export_checkpoint(source, summary.export, runtime=self.cfg.model)
         return summary
+
+    def _fix_steps(self, step_seconds: list[float], started: float) -> int:
+        """Turn the time budget into a step count from the calibration steps' speed; returns it.
+
+        The count replaces the budget in the config saved with every checkpoint, so a resumed run
+        finishes the same steps with the same schedule, however fast its machine is.
+        """
+        schedule = self.cfg.schedule
+        assert schedule.time_budget_min is not None
+        per_step = sum(step_seconds[3:]) / len(step_seconds[3:])  # the first steps warm caches up
+        left = schedule.time_budget_min * 60 - (time.perf_counter() - started)
+        total = self.step + max(0, int(left / per_step))
+        log.info(
+            "time budget %.1f min: %.3f s/step measured, training %d steps in all",
+            schedule.time_budget_min,
+            per_step,
+            total,
+        )
+        schedule.steps, schedule.time_budget_min = total, None
+        (self.run_dir / CONFIG).write_text(yaml.safe_dump(self.cfg.model_dump(mode="json"), sort_keys=False))
+        return total
 
     @property
     def _on_cuda(self) -> bool:

@@ -38,7 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         ),
         epilog=_EPILOG,
     )
-    parser.add_argument("--checkpoint", required=True, type=Path, metavar="CKPT", help="model checkpoint")
+    parser.add_argument(
+        "--checkpoint", required=True, type=Path, metavar="CKPT", help="checkpoint file or export directory"
+    )
     parser.add_argument("--data", required=True, type=Path, metavar="DIR", help="dataset root folder")
     parser.add_argument(
         "--out", required=True, type=Path, metavar="DIR", help="folder to write predictions to"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import require_at_least
 from vkstream.launch.commands import add_command, show_progress
+from vkstream.launch.errors import UsageError
 
 DEVICES = ("auto", "cpu", "cuda")
 RUNS = Path("runs")
@@ -47,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--device", choices=DEVICES, help="override run.device of the config")
     parser.add_argument("--steps", type=int, metavar="N", help="override schedule.steps of the config")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        metavar="M",
+        help="train for M minutes of steps instead of schedule.steps (the count is fixed from the speed "
+        "of the first steps, so the learning-rate schedule spans the budget)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="log lines instead of a progress bar")
     parser.set_defaults(handler=run)
 
@@ -54,6 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         require_at_least(args.steps, 1, "--steps")
+    if args.minutes is not None and not args.minutes > 0:
+        raise UsageError(f"invalid --minutes {args.minutes}: must be positive")
 
     from vkstream.launch.config import load_config
     from vkstream.train import TrainConfig, train
@@ -62,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, TrainConfig)
     overrides = {
         "run": {"device": args.device} if args.device else {},
-        "schedule": {"steps": args.steps} if args.steps is not None else {},
+        "schedule": {
+            **({"steps": args.steps} if args.steps is not None else {}),
+            **({"time_budget_min": args.minutes} if args.minutes is not None else {}),
+        },
     }
     cfg = TrainConfig.model_validate(_merge(cfg.model_dump(), overrides))
     resume = run_dir = None

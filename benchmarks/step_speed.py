@@ -1,0 +1,87 @@
+"""Where one online step of the model spends its time, stage by stage, on this machine.
+
+    python benchmarks/step_speed.py [--checkpoint checkpoints/synth_small.pt] [--size 621x188]
+        [--frames 40] [--threads 2] [--json OUT]
+
+Replays one synthetic sequence as one stream through ``OnlineVideoKNet`` and times, per frame, the
+backbone and neck alone, then the kernel head, the panoptic merge and the tracker (``segment``),
+then the depth head, the depth assembly and the segment table (``estimate_depth``), all in one
+process with the same torch threads. Prints median milliseconds per stage and the whole step as a
+multiple of the backbone and neck (what post-processing costs on top of the network).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from timing import machine
+
+from vkstream.models import OnlineVideoKNet
+from vkstream.synth import SequenceRenderer
+from vkstream.train.checkpoint import load_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", type=Path, default=Path("checkpoints/synth_small.pt"))
+    parser.add_argument("--size", default="621x188")
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+    torch.set_num_threads(args.threads)
+    model, _cfg, _ = load_model(args.checkpoint, torch.device("cpu"))
+    online = OnlineVideoKNet(model)
+    renderer = SequenceRenderer(7, 0, args.frames, (width, height))
+    images = [
+        torch.from_numpy(renderer.render(i).image).permute(2, 0, 1)[None].float().div(255.0)
+        for i in range(args.frames)
+    ]
+    times: dict[str, list[float]] = {"backbone_neck": [], "segment": [], "estimate_depth": [], "step": []}
+    state = None
+    with torch.inference_mode():
+        for warm_up in (True, False):
+            for image in images[: 5 if warm_up else None]:
+                t0 = time.perf_counter()
+                model.backbone_neck(image)
+                t1 = time.perf_counter()
+                encoded = online.encode(image)
+                t2 = time.perf_counter()
+                segmented = online.segment(encoded, [state])
+                t3 = time.perf_counter()
+                online.estimate_depth(encoded, segmented)
+                t4 = time.perf_counter()
+                state = segmented.new_states[0]
+                if not warm_up:
+                    times["backbone_neck"].append(t1 - t0)
+                    times["segment"].append(t3 - t2)
+                    times["estimate_depth"].append(t4 - t3)
+                    times["step"].append((t2 - t1) + (t4 - t2))
+    median = {k: round(float(np.median(v)) * 1000, 2) for k, v in times.items()}
+    ratio = median["step"] / median["backbone_neck"]
+    report = {
+        "machine": machine(f"{args.threads} torch threads"),
+        "checkpoint": str(args.checkpoint),
+        "size": args.size,
+        "frames": args.frames,
+        "median_ms": median,
+        "step_over_backbone_neck": round(ratio, 2),
+    }
+    print(f"{report['machine']}; {args.checkpoint} at {args.size}, {args.frames} frames, one stream")
+    for name, ms in median.items():
+        print(f"  {name:<15} {ms:8.1f} ms")
+    print(f"  whole step = {ratio:.2f} x backbone+neck")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
