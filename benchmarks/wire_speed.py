@@ -3,11 +3,13 @@
     python benchmarks/wire_speed.py [--size 1242x375] [--frames 20] [--repeat 3] [--json OUT]
 
 Pins the process to one core (the lowest it may use; pick it with ``taskset -c N``). Renders frames
-of the synthetic world (realistic panoptic and depth content), times deriving the segment list
-alone, then for each codec times the publisher's per-message work as its sender thread does it:
-deriving the segment list, encoding the arrays and the msgpack map, and sending on a ZeroMQ XPUB
-socket with one subscriber on 127.0.0.1. Also times ``publish()`` itself (the caller's cost) and the
-subscriber's decode. Prints median and p90 milliseconds and the bytes per message.
+of the synthetic world (realistic panoptic and depth content), times measuring the segment list from
+the maps alone (what producers without a segment table, such as ground-truth replays, cost), then
+for each codec times the publisher's per-message work as its sender thread does it for a model's
+result, which brings its own segment table: the wire panoptic map, the segment list from the table,
+encoding the arrays and the msgpack map, and sending on a ZeroMQ XPUB socket with one subscriber on
+127.0.0.1. Also times ``publish()`` itself (the caller's cost) and the subscriber's decode. Prints
+median and p90 milliseconds and the bytes per message.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import zmq
 from timing import machine, pin_to_one_core, timing_stats
 
 from vkstream.client import CODECS, decode_message
-from vkstream.data import THING_IDS
-from vkstream.nodes.publisher import FrameOutput, Publisher, PublisherConfig, _Pending, panoptic_from_labels
-from vkstream.nodes.segments import derive_segments
+from vkstream.data import CITYSCAPES
+from vkstream.nodes.publisher import Publisher, PublisherConfig, _Pending
 from vkstream.synth import SequenceRenderer
+from vkstream.wire import FrameOutput, Panoptic, SegmentStats, checked_output, derive_segments, panoptic_map
 
 
 def _frames(size: tuple[int, int], count: int) -> list[FrameOutput]:
@@ -35,21 +37,28 @@ def _frames(size: tuple[int, int], count: int) -> list[FrameOutput]:
         frame = renderer.render(index)
         assert frame.semantic is not None and frame.instance is not None and frame.depth is not None
         semantic = np.where(frame.semantic == 255, 0, frame.semantic).astype(np.uint8)  # no void in outputs
-        panoptic = panoptic_from_labels(semantic, frame.instance)
-        ids = np.unique(panoptic)
+        depth16 = frame.depth.astype(np.float16)
+        segments = derive_segments(panoptic_map(semantic, frame.instance), depth16, CITYSCAPES.things)
+        table = tuple(  # a model's table: the same figures, measured on its device
+            SegmentStats(s.class_id, s.track, 0.9, s.area, s.bbox, s.depth_m, _centre(s.bbox))
+            for s in segments
+        )
         outputs.append(
             FrameOutput(
                 stream="front",
                 seq=index,
                 stamp_ns=time.time_ns(),
-                panoptic=panoptic,
+                panoptic=Panoptic(semantic, frame.instance.astype(np.int32), CITYSCAPES, table),
                 depth=frame.depth,
-                scores={int(i): 0.9 for i in ids},
                 intrinsics=frame.intrinsics,
                 latency_ms={"backbone": 20.0},
             )
         )
     return outputs
+
+
+def _centre(bbox: tuple[int, int, int, int]) -> tuple[float, float]:
+    return ((bbox[0] + bbox[2] - 1) / 2, (bbox[1] + bbox[3] - 1) / 2)
 
 
 def _ms(seconds: list[float]) -> dict[str, float]:
@@ -68,7 +77,7 @@ def main() -> None:
     pinning = pin_to_one_core()
     width, height = (int(v) for v in args.size.lower().split("x"))
     frames = _frames((width, height), args.frames)
-    segments = np.mean([len(np.unique(f.panoptic)) for f in frames])
+    segments = np.mean([len(f.panoptic.segments or ()) for f in frames])
     report = {
         "size": f"{width}x{height}",
         "frames": args.frames * args.repeat,
@@ -79,8 +88,9 @@ def main() -> None:
     seg_times = []
     for frame in frames * args.repeat:
         checked_depth = frame.depth.astype(np.float16)
+        panoptic = panoptic_map(frame.panoptic.classes, frame.panoptic.tracks)
         t = time.perf_counter()
-        derive_segments(frame.panoptic, checked_depth, THING_IDS, frame.scores, frame.intrinsics)
+        derive_segments(panoptic, checked_depth, CITYSCAPES.things, None, frame.intrinsics)
         seg_times.append(time.perf_counter() - t)
     report["derive_segments"] = _ms(seg_times)
     for codec in CODECS:
@@ -96,7 +106,7 @@ def main() -> None:
                     output = FrameOutput(**{**frame.__dict__, "seq": seq, "stamp_ns": time.time_ns()})
                     seq += 1
                     t0 = time.perf_counter()
-                    checked = publisher._checked(output)  # what publish() does in the caller's thread
+                    checked = checked_output(output)  # what publish() does in the caller's thread
                     t1 = time.perf_counter()
                     # what the sender thread does per message:
                     message = publisher._encode(_Pending(checked, time.time_ns(), seq), 0)
@@ -118,11 +128,11 @@ def main() -> None:
             "bytes_median": int(np.median(sizes)),
         }
     print(f"wire format at {report['size']}, {report['frames']} messages per codec, {report['machine']}")
-    print(f"mean segments per frame: {report['segments_per_frame']}; things: {sorted(THING_IDS)}")
+    print(f"mean segments per frame: {report['segments_per_frame']}; things: {list(CITYSCAPES.thing_ids)}")
     seg = report["derive_segments"]
     print(
-        f"deriving the segment list (part of every codec's encode+send): {seg['median_ms']} ms median, "
-        f"{seg['p90_ms']} ms p90"
+        f"measuring the segment list from the maps (producers without a table): {seg['median_ms']} ms "
+        f"median, {seg['p90_ms']} ms p90"
     )
     header = f"{'codec':6s} {'encode+send ms (median/p90)':>28s} {'publish() ms':>13s} {'decode ms':>10s}"
     print(f"{header} {'bytes':>10s}")

@@ -1,4 +1,5 @@
-"""Imports point downward only: launch -> pipeline -> nodes -> models, with data and synth beneath all."""
+"""Imports point downward only: launch -> pipeline -> nodes -> models, with data and synth beneath all;
+wire (the producer's side of the wire format) and record (MCAP files) need neither Ray nor torch."""
 
 from __future__ import annotations
 
@@ -18,17 +19,38 @@ _ABOVE_DATA = {
     "vkstream.pipeline",
     "vkstream.launch",
 }
+_RUNTIME = {"ray", "torch", "vkstream.models", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch"}
 FORBIDDEN = {
-    "models": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch", "vkstream.train"},
-    "train": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch"},
-    "nodes": {"vkstream.pipeline", "vkstream.launch"},
-    "pipeline": {"vkstream.launch", "vkstream.models"},
+    "models": {
+        "ray",
+        "zmq",
+        "vkstream.nodes",
+        "vkstream.pipeline",
+        "vkstream.launch",
+        "vkstream.train",
+        "vkstream.wire",
+        "vkstream.record",
+    },
+    "train": {"ray", "zmq", "vkstream.nodes", "vkstream.pipeline", "vkstream.launch", "vkstream.record"},
+    "nodes": {"vkstream.pipeline", "vkstream.launch", "vkstream.bench"},
+    "pipeline": {"vkstream.launch", "vkstream.models", "vkstream.client"},
+    "wire": _RUNTIME | {"zmq", "vkstream.train", "vkstream.eval", "vkstream.synth", "vkstream.record"},
+    "record": _RUNTIME | {"zmq", "vkstream.train", "vkstream.eval", "vkstream.synth", "vkstream.wire"},
     "bench": {"vkstream.launch"},
     "data": _ABOVE_DATA | {"vkstream.synth"},
     "eval": _ABOVE_DATA | {"vkstream.synth"},
     "synth": _ABOVE_DATA,
     "client": (_ABOVE_DATA - {"zmq"})
-    | {"numba", "vkstream.data", "vkstream.synth", "vkstream.train", "vkstream.eval"},
+    | {
+        "numba",
+        "vkstream.data",
+        "vkstream.synth",
+        "vkstream.train",
+        "vkstream.eval",
+        "vkstream.wire",
+        "vkstream.record",
+        "vkstream.viz",
+    },
     "viz": {
         "ray",
         "torch",

@@ -24,8 +24,8 @@ from vkstream.bench import (
 from vkstream.client import StreamResult, decode_message
 from vkstream.data import DatasetError, open_dataset
 from vkstream.models import OnlineVideoKNet, VideoKNet, preset
-from vkstream.nodes.publisher import panoptic_from_labels
 from vkstream.train.pairs import image_tensor
+from vkstream.wire import panoptic_map
 
 WIDTH, HEIGHT = 160, 48
 SEQUENCES, FRAMES = 2, 3
@@ -139,8 +139,11 @@ def test_naive_mode_publishes_every_frame(online: OnlineVideoKNet, bench_root: P
         assert mine[0].state_reset and not mine[1].state_reset
         # the first frame is exactly what the model makes of the stored image
         results, _ = online.step(image_tensor(frames.images[s][0])[None], [None])
-        expected = panoptic_from_labels(results[0].semantic.numpy(), results[0].track.numpy())
+        expected = panoptic_map(results[0].semantic.numpy(), results[0].track.numpy())
         np.testing.assert_array_equal(mine[0].panoptic, expected)
+        # and its segments are the model's own table, in wire form
+        keys = {(s.class_id << 16) | s.track_id for s in results[0].segments}
+        assert [seg.id for seg in mine[0].segments] == sorted(keys)
         assert all(seg.xyz is not None for seg in mine[0].segments if seg.depth_m > 0)
 
 

@@ -15,8 +15,9 @@ import vkstream
 from vkstream.launch import schemas
 from vkstream.launch.cli import build_parser, main
 from vkstream.launch.commands import scan as scan_command
+from vkstream.nodes import registry
 
-COMMANDS = ("synth", "scan", "preview", "train", "predict", "eval", "config", "listen", "keys")
+COMMANDS = ("synth", "scan", "preview", "train", "predict", "export", "eval", "config", "listen", "keys")
 HELP_PATHS = [(), *((name,) for name in COMMANDS), ("config", "show"), ("config", "check")]
 
 
@@ -27,10 +28,13 @@ class Limits(BaseModel):
 
 
 @pytest.fixture
-def limits_schema(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register the ``Limits`` model as schema ``limits``."""
-    monkeypatch.setitem(schemas._SCHEMAS, "limits", f"{__name__}:Limits")
-    return "limits"
+def limits_schema(monkeypatch: pytest.MonkeyPatch):
+    """Register the ``Limits`` model as config schema ``limits``, as a package's entry point would."""
+    monkeypatch.setitem(registry.BUILTIN["config"], "limits", f"{__name__}:Limits")
+    registry.entries.cache_clear()
+    yield "limits"
+    monkeypatch.undo()
+    registry.entries.cache_clear()
 
 
 def test_top_level_help_lists_every_command(cli) -> None:
@@ -212,10 +216,13 @@ def test_config_unknown_schema(cli, tmp_path: Path) -> None:
     assert "argument SCHEMA: invalid choice: 'nonsense'" in message
 
 
-def test_register_schema_rejects_bad_targets() -> None:
-    with pytest.raises(ValueError, match=r"package\.module:Class"):
-        schemas.register_schema("x", "vkstream.synth.SynthConfig")
-    assert "synth" in schemas.schema_names()
+def test_config_schemas_are_the_registrys_configs_node_options_and_sources() -> None:
+    names = schemas.schema_names()
+    assert {"pipeline", "synth", "train", "publisher", "evaluator", "recorder", "source:kitti"} <= set(names)
+    assert schemas.resolve_schema("recorder").model_fields["path"].is_required()
+    assert "ground_truth" in schemas.resolve_schema("source:kitti").model_fields
+    with pytest.raises(ValueError, match="unknown config schema 'nonsense'"):
+        schemas.resolve_schema("nonsense")
 
 
 def _replace_scan(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vkstream.data import Frame, Intrinsics, make_writer, open_dataset, read_png
-from vkstream.launch.commands.preview import default_positions
+from vkstream.data.pick import default_positions
 
 WIDTH, HEIGHT, FRAMES = 64, 40, 7
 

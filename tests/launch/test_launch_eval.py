@@ -70,7 +70,9 @@ def run_eval(cli, gt: Path, pred: Path, *extra: str):
 
 def test_a_perfect_prediction_scores_100(cli, tmp_path: Path, ground_truth: Path, layout: str) -> None:
     pred = write(tmp_path / "pred", layout, [scene(seq, i) for seq, n in SEQUENCES.items() for i in range(n)])
-    result = run_eval(cli, ground_truth, pred, "--json", tmp_path / "out" / "scores.json")
+    result = run_eval(
+        cli, ground_truth, pred, "--json", tmp_path / "out" / "scores.json", "--class-mean", "present"
+    )
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0].split() == ["sequence", "frames", "STQ", "AQ", "SQ", "DSTQ", "DQ", "VPQ", "DVPQ"]
@@ -82,6 +84,14 @@ def test_a_perfect_prediction_scores_100(cli, tmp_path: Path, ground_truth: Path
     assert scores["settings"]["dvpq_windows"] == (
         [1, 5, 10, 20] if layout == "semkitti-dvps" else [1, 2, 3, 4]
     )
+    # By default DVPQ averages all 19 classes as ViP-DeepLab's eval_dvpq does: absent ones count 0.
+    official = run_eval(cli, ground_truth, pred, "--json", tmp_path / "official.json")
+    assert official.code == 0, official.err
+    default = json.loads((tmp_path / "official.json").read_text())
+    present = len([c for c in default["diagnostics"]["classes"] if c["pq"] is not None])
+    assert default["total"]["vpq"] == 1.0
+    assert default["total"]["dvpq"] == pytest.approx(present / 19)
+    assert default["settings"]["dvpq_class_mean"] == "all"
 
 
 def test_id_switches_lower_aq_and_parallel_workers_agree(

@@ -18,24 +18,19 @@ from tests.conftest import DATASET_FRAMES, DATASET_SIZE
 from tests.nodes.mjpeg_server import MjpegServer, frame_number, render_frame
 from vkstream.data import open_dataset, write_png
 from vkstream.nodes.sources import (
-    CameraSource,
-    CameraSpec,
     CapturedFrame,
     FrameSource,
-    ImageFolderSource,
-    ImageFolderSpec,
-    KittiReplaySource,
-    KittiReplaySpec,
-    Pacer,
     SourceError,
-    SourceSpec,
-    UrlSource,
-    UrlSpec,
-    VideoFileSource,
-    VideoFileSpec,
     open_source,
     parse_source,
+    source_spec_type,
 )
+from vkstream.nodes.sources.opencv import CameraSource, UrlSource, VideoFileSource
+from vkstream.nodes.sources.pacing import Pacer
+from vkstream.nodes.sources.replay import ImageFolderSource, KittiReplaySource
+from vkstream.nodes.sources.specs import CameraSpec, ImageFolderSpec, KittiReplaySpec, UrlSpec, VideoFileSpec
+
+SourceSpec = source_spec_type()
 
 SIZE = (64, 48)
 FIRST_SEQUENCE = {"kitti-step": "0000", "semkitti-dvps": "000000"}
@@ -341,7 +336,7 @@ def test_kitti_replay_matches_the_dataset(layout: str, kitti_datasets: dict[str,
         assert captured.image.flags.c_contiguous
         assert captured.meta["sequence"] == sequence and captured.meta["index"] == expected.index
         assert captured.meta["intrinsics"] == expected.intrinsics is not None
-        truth = captured.meta["ground_truth"]
+        truth = captured.truth
         assert truth.image is None and (truth.sequence, truth.index) == (sequence, expected.index)
         for name in ("semantic", "instance", "depth"):
             np.testing.assert_array_equal(getattr(truth, name), getattr(expected, name), err_msg=name)
@@ -364,7 +359,7 @@ def test_kitti_replay_sequence_resize_and_loop(
     assert first.meta["sequence"] == sequence
     assert first.image.shape == (half[1], half[0], 3)
     assert first.meta["intrinsics"] == expected.intrinsics.scaled(0.5, 0.5)
-    truth = first.meta["ground_truth"]
+    truth = first.truth
     assert truth.intrinsics == first.meta["intrinsics"]
     for name in ("semantic", "instance", "depth"):
         full = getattr(expected, name)
@@ -377,7 +372,9 @@ def test_kitti_replay_sequence_resize_and_loop(
 def test_kitti_replay_without_ground_truth(kitti_datasets: dict[str, Path], opened: list) -> None:
     source = start(KittiReplaySpec(root=kitti_datasets["kitti-step"], speed=0), opened)
     frame = source.read()
-    assert frame is not None and set(frame.meta) == {"intrinsics", "sequence", "index"}
+    assert (
+        frame is not None and set(frame.meta) == {"intrinsics", "sequence", "index"} and frame.truth is None
+    )
 
 
 def test_kitti_preload_replays_from_memory(
@@ -391,7 +388,7 @@ def test_kitti_preload_replays_from_memory(
     assert [f.restart for f in frames] == [True, False, False, False] * 2
     for captured, reference in zip(frames, lazy + lazy, strict=True):
         np.testing.assert_array_equal(captured.image, reference.image)
-        truth, expected = captured.meta["ground_truth"], reference.meta["ground_truth"]
+        truth, expected = captured.truth, reference.truth
         np.testing.assert_array_equal(truth.depth, expected.depth)
     assert not frames[0].image.flags.writeable  # shared by every loop
 
@@ -419,7 +416,7 @@ def test_kitti_raw_follows_recorded_timestamps(
     assert "no labels or depth" in caplog.text
     frames = read_all(source)
     gaps = np.diff([f.stamp_ns for f in frames]) / 1e9
-    assert len(frames) == 4 and "ground_truth" not in frames[0].meta
+    assert len(frames) == 4 and frames[0].truth is None
     assert gaps[1] >= 0.28 and gaps[0] < 0.2 and gaps[2] < 0.2, gaps
 
 

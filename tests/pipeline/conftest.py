@@ -17,15 +17,15 @@ from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 CHECKPOINT = REPO / "checkpoints" / "synth_small.pt"
-MODEL = {"checkpoint": str(CHECKPOINT), "threads": 1}
+MODEL = {"checkpoint": str(CHECKPOINT), "device": "cpu", "threads": 1}
 
 
 def model_nodes() -> list[dict[str, Any]]:
-    return [
-        {"name": "backbone", "type": "backbone", "device": "cpu", "options": MODEL},
-        {"name": "kernel_tracker", "type": "kernel_tracker", "device": "cpu", "options": MODEL},
-        {"name": "depth_head", "type": "depth_head", "device": "cpu", "options": MODEL},
-    ]
+    return [{"name": n, "type": n} for n in ("backbone", "kernel_tracker", "depth_head")]
+
+
+def evaluator_node(**options: Any) -> dict[str, Any]:
+    return {"name": "evaluator", "type": "evaluator", "options": options, "resources": {"num_cpus": 0.25}}
 
 
 def publisher_node(**options: Any) -> dict[str, Any]:
@@ -40,6 +40,7 @@ def publisher_node(**options: Any) -> dict[str, Any]:
 def make_config(name: str, nodes: list[dict[str, Any]] | None = None, **sections: Any) -> PipelineConfig:
     data = {
         "name": name,
+        "model": MODEL,
         "nodes": nodes if nodes is not None else [*model_nodes(), publisher_node()],
         "control": {"enabled": False},
         "telemetry": {"skip_first": 0},

@@ -5,30 +5,42 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
-from vkstream.nodes.packet import Packet
+from vkstream.data import CITYSCAPES
+from vkstream.nodes.node import DEPTH, IMAGE, PANOPTIC, Node, NodeContext, Packet, Port, ports
+from vkstream.wire import Panoptic
 
 
-class SlowNode:
+class SlowOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delay_s: float = 0.1
+
+
+class SlowNode(Node):
     """Stands in for a model that cannot keep up: a fixed delay per batch, a one-class result."""
 
-    def __init__(self, delay_s: float = 0.1) -> None:
-        self.delay_s = delay_s
+    inputs = ports(image=Port(IMAGE))
+    outputs = ports(panoptic=Port(PANOPTIC), depth=Port(DEPTH))
+    Options = SlowOptions
+
+    def __init__(self, options: SlowOptions, context: NodeContext) -> None:
+        super().__init__(options, context)
         self.forgotten: list[str] = []
 
     def process(self, packets: list[Packet]) -> list[Packet]:
-        time.sleep(self.delay_s)
+        time.sleep(self.options.delay_s)
         for p in packets:
-            h, w = p.data.pop("image").shape[:2]
-            p.data["panoptic"] = np.zeros((h, w), np.uint32)
-            p.data["depth"] = np.ones((h, w), np.float32)
+            h, w = p.inputs["image"].shape[:2]
+            p.outputs["panoptic"] = Panoptic(
+                np.zeros((h, w), np.uint8), np.zeros((h, w), np.int32), CITYSCAPES
+            )
+            p.outputs["depth"] = np.ones((h, w), np.float32)
         return packets
 
     def forget(self, stream: str) -> None:
         self.forgotten.append(stream)
-
-    def close(self) -> None:
-        pass
 
     def report(self) -> dict[str, list[str]]:
         return {"forgotten": self.forgotten}

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import cv2
 
 from tests.conftest import REPO
+from tests.record.mcap_read import read_mcap
+from vkstream.launch.demo import demo_endpoint
+from vkstream.record import topics as topics_of
 
 
 def test_demo_replays_publishes_records_and_scores(ray_session: str, cli, tmp_path: Path) -> None:
     data, out = tmp_path / "demo", tmp_path / "out"
     result = cli(
         "demo", "--data", data, "--out", out, "--frames", "8", "--speed", "0.5", "--threads", "1",
-        "--checkpoint", REPO / "checkpoints" / "synth_small.pt",
+        "--checkpoint", REPO / "checkpoints" / "synth_small.pt", "--port", "0", "--foxglove", "127.0.0.1:0",
     )  # fmt: skip
     assert result.code == 0, result.err
+    assert (
+        "publishing on tcp://127.0.0.1:" in result.out and "serving Foxglove on ws://127.0.0.1:" in result.out
+    )
     assert "received by the subscriber" in result.out
     assert "cam0" in result.out and "cam1" in result.out
     assert "total" in result.out and "DSTQ" in result.out  # the online evaluation table
@@ -24,5 +31,20 @@ def test_demo_replays_publishes_records_and_scores(ray_session: str, cli, tmp_pa
         assert video.isOpened() and video.get(cv2.CAP_PROP_FRAME_COUNT) >= 1
         video.release()
         assert (out / f"{stream}_strip.png").is_file()
+    # The fan-out graph's recorder left the run in one MCAP file, camera images included.
+    assert str(out / "demo.mcap") in result.out
+    topics = {m.topic for m in read_mcap(out / "demo.mcap")}
+    assert set(topics_of("cam0")) | set(topics_of("cam1")) == topics
     again = cli("demo", "--data", data, "--out", out, "--frames", "20")
     assert "too short" in again.one_line_error("vkstream demo")
+
+
+def test_the_demo_publishes_on_its_port_or_says_it_is_taken(caplog) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert demo_endpoint(port) == "tcp://127.0.0.1:*"
+    assert f"port {port} is taken" in caplog.text
+    assert demo_endpoint(port) == f"tcp://127.0.0.1:{port}"
+    assert demo_endpoint(0) == "tcp://127.0.0.1:*"

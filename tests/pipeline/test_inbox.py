@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from vkstream.nodes.packet import Packet
+from vkstream.nodes.node import Packet
 from vkstream.pipeline.inbox import Inbox
 
 
@@ -144,3 +144,42 @@ def test_forget_and_close() -> None:
     assert inbox.take_batch(4, 0.0) == []
     with pytest.raises(ValueError, match="max_pending"):
         Inbox(0)
+
+
+def part(source: str, stream: str, seq: int, **data: object) -> Packet:
+    p = packet(stream, seq)
+    p.source, p.data = source, dict(data)
+    return p
+
+
+def test_a_frame_fed_by_two_senders_is_queued_once_both_parts_are_there() -> None:
+    inbox = Inbox(max_pending=4, sources=("ingest", "model"))
+    truth = part("ingest", "a", 0, **{"ingest.truth": "labels"})
+    truth.restart = True
+    inbox.put([truth])
+    assert inbox.pending() == 0 and inbox.take_batch(4, 0.0, timeout_s=0.01) == []  # waits for the model
+    model = part("model", "a", 0, **{"depth_head.panoptic": "prediction"})
+    model.state_reset = True
+    inbox.put([model])
+    (frame,) = inbox.take_batch(4, 0.0)
+    assert frame.data == {"ingest.truth": "labels", "depth_head.panoptic": "prediction"}
+    assert frame.restart and frame.state_reset  # any part's discontinuity is the frame's
+
+
+def test_parts_that_can_never_complete_are_let_go_and_memory_stays_bounded() -> None:
+    inbox = Inbox(max_pending=4, sources=("ingest", "model"))
+    inbox.put([part("ingest", "a", seq) for seq in range(3)])  # the model dropped frames 0 and 1
+    inbox.put([part("model", "a", 2)])
+    assert [p.seq for p in inbox.take_batch(4, 0.0)] == [2]
+    assert inbox.dropped() == {} and inbox.pending() == 0  # the model counted its own drops
+    # A slow model: truths of 30 frames arrive while it works on frame 3, then it takes the newest.
+    inbox.put([part("ingest", "a", seq) for seq in range(3, 33)])
+    inbox.put([part("model", "a", 3)])
+    inbox.put([part("model", "a", 32)])
+    assert [p.seq for p in inbox.take_batch(4, 0.0)] == [3]
+    assert [p.seq for p in inbox.take_batch(4, 0.0)] == [32] and inbox.dropped() == {}
+    inbox.put([part("ingest", "a", seq) for seq in range(33, 33 + 70)])  # and nothing completes
+    assert inbox.dropped() == {"a": 70 - 64}  # memory stays bounded: the oldest go, counted
+    inbox.forget("a")
+    inbox.put([part("model", "a", 102)])
+    assert inbox.pending() == 0  # the forgotten stream's parts went with it

@@ -6,17 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from vkstream.pipeline.config import PipelineConfig
-from vkstream.pipeline.plan import describe_plan, missing_resources, plan_actors
-
-MODEL = {"checkpoint": "model.pt"}
+from vkstream.pipeline.plan import missing_resources, plan_actors
+from vkstream.viz.telemetry import describe_plan
 
 
 def chain(**overrides: object) -> dict:
     return {
+        "model": {"checkpoint": "model.pt", "device": "auto"},
         "nodes": [
-            {"name": "backbone", "type": "backbone", "device": "auto", "options": MODEL},
-            {"name": "kernel_tracker", "type": "kernel_tracker", "device": "auto", "options": MODEL},
-            {"name": "depth_head", "type": "depth_head", "device": "auto", "options": MODEL},
+            {"name": "backbone", "type": "backbone"},
+            {"name": "kernel_tracker", "type": "kernel_tracker"},
+            {"name": "depth_head", "type": "depth_head"},
             {"name": "publisher", "type": "publisher", "resources": {"num_cpus": 0.5}},
         ],
         **overrides,
@@ -24,7 +24,7 @@ def chain(**overrides: object) -> dict:
 
 
 def test_nodes_on_one_device_fuse_into_one_actor() -> None:
-    plans = plan_actors(PipelineConfig.model_validate(chain()), gpus=0)
+    plans = plan_actors(PipelineConfig.model_validate(chain()), gpus=0).actors
     assert [[n.name for n in p.nodes] for p in plans] == [
         ["backbone", "kernel_tracker", "depth_head"],
         ["publisher"],
@@ -35,22 +35,30 @@ def test_nodes_on_one_device_fuse_into_one_actor() -> None:
 
 
 def test_on_a_gpu_cluster_the_fused_actor_asks_for_a_gpu() -> None:
-    plans = plan_actors(PipelineConfig.model_validate(chain()), gpus=1)
+    plan = plan_actors(PipelineConfig.model_validate(chain()), gpus=1)
+    plans = plan.actors
     assert plans[0].device == "cuda" and plans[0].resources.num_gpus == 1
     assert plans[0].batching.max_batch == 8
-    assert missing_resources(plans, {"CPU": 8, "GPU": 1}) == []
-    assert missing_resources(plans, {"CPU": 8}) == [
+    assert missing_resources(plan, {"CPU": 8, "GPU": 1}) == []
+    assert missing_resources(plan, {"CPU": 8}) == [
         "actor 'backbone+kernel_tracker+depth_head' needs GPU 1, the cluster has 0"
     ]
 
 
 def test_without_fusion_or_with_named_actors_nodes_are_placed_as_asked() -> None:
-    plans = plan_actors(PipelineConfig.model_validate(chain(fuse=False)), gpus=0)
+    plans = plan_actors(PipelineConfig.model_validate(chain(fuse=False)), gpus=0).actors
     assert [p.name for p in plans] == ["backbone", "kernel_tracker", "depth_head", "publisher"]
+    # Every edge between actors carries exactly what its receiver takes.
+    assert [(p.sources, p.routes) for p in plans] == [
+        ({"ingest"}, (("kernel_tracker", ("backbone.features",)), ("depth_head", ("backbone.features",)))),
+        ({"backbone"}, (("depth_head", ("kernel_tracker.segments",)),)),
+        ({"backbone", "kernel_tracker"}, (("publisher", ("depth_head.depth", "depth_head.panoptic")),)),
+        ({"depth_head"}, ()),
+    ]
     config = chain()
     config["nodes"][2]["actor"] = "depth"
     config["nodes"][3]["actor"] = "depth"
-    plans = plan_actors(PipelineConfig.model_validate(config), gpus=0)
+    plans = plan_actors(PipelineConfig.model_validate(config), gpus=0).actors
     assert [p.name for p in plans] == ["backbone+kernel_tracker", "depth"]
 
 
@@ -59,7 +67,9 @@ def test_the_dry_run_text_names_every_actor_and_stream() -> None:
         chain(streams=[{"id": "front", "source": {"kind": "camera", "device": 0}}])
     )
     text = describe_plan(config, plan_actors(config, gpus=0))
-    assert "backbone -> kernel_tracker -> depth_head -> publisher" in text
+    assert "depth_head     [depth_head] <- backbone.features, kernel_tracker.segments\n" in text
+    assert "publisher      [publisher] <- depth_head.panoptic, depth_head.depth  (sink)" in text
+    assert "Model: model.pt on auto (fp32), run by backbone, kernel_tracker, depth_head" in text
     assert "vkstream-source-front" in text
     assert "vkstream-backbone+kernel_tracker+depth_head: backbone [backbone]" in text
     assert "on cpu (CPU 1; no batching)" in text
@@ -86,12 +96,16 @@ def test_bad_configs_are_refused(change: dict, message: str) -> None:
 def test_unknown_node_types_and_devices_fail_before_starting() -> None:
     config = chain()
     config["nodes"][0]["type"] = "nonsense"
-    with pytest.raises(ValueError, match="unknown node type 'nonsense'"):
-        plan_actors(PipelineConfig.model_validate(config), gpus=0)
+    with pytest.raises(ValidationError, match=r"nodes\[0\] \(backbone\): unknown node type 'nonsense'"):
+        PipelineConfig.model_validate(config)
     config = chain()
     config["nodes"][0]["device"] = "tpu"
-    with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        plan_actors(PipelineConfig.model_validate(config), gpus=0)
+    with pytest.raises(ValidationError, match="unknown device 'tpu'"):
+        PipelineConfig.model_validate(config)
+    config = chain()
+    config["model"]["device"] = "cuda:x"
+    with pytest.raises(ValidationError, match="unknown device 'cuda:x'"):
+        PipelineConfig.model_validate(config)
 
 
 def test_actor_groups_must_be_consecutive() -> None:

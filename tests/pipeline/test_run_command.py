@@ -15,8 +15,8 @@ import ray
 import yaml
 
 from tests.conftest import REPO
-from tests.pipeline.conftest import model_nodes
-from vkstream.pipeline.control import ControlClient, ControlError
+from tests.pipeline.conftest import MODEL, evaluator_node, model_nodes
+from vkstream.client.control import ControlClient, ControlError
 
 SHIPPED = sorted((REPO / "configs" / "pipeline").glob("*.yaml"))
 
@@ -32,9 +32,11 @@ def write_config(
 ) -> Path:
     config = {
         "name": path.stem,
+        "model": MODEL,
         "nodes": [
             *model_nodes(),
             {"name": "publisher", "type": "publisher", "options": {"endpoint": "tcp://127.0.0.1:*"}},
+            evaluator_node(),
         ],
         "streams": [
             {
@@ -63,8 +65,33 @@ def write_config(
 def test_dry_run_of_every_shipped_config_prints_the_dag_and_the_actor_plan(cli, config: Path) -> None:
     result = cli("run", config, "--dry-run")
     assert result.code == 0, result.err
-    assert "backbone -> kernel_tracker -> depth_head -> publisher" in result.out
+    assert "Model: checkpoints/synth_small.pt on " in result.out
+    assert "[publisher] <- depth_head.panoptic, depth_head.depth  (sink)" in result.out
     assert "backbone [backbone], kernel_tracker [kernel_tracker], depth_head [depth_head]" in result.out
+    assert cli("config", "check", "pipeline", config).out == f"ok: {config}\n"
+
+
+def test_the_fanout_graph_feeds_a_publisher_an_evaluator_and_a_recorder_from_one_model(cli) -> None:
+    out = cli("run", REPO / "configs" / "pipeline" / "fanout.yaml", "--dry-run").out
+    feeds = "<- depth_head.panoptic, depth_head.depth"
+    assert f"publisher      [publisher] {feeds}  (sink)" in out
+    assert f"evaluator      [evaluator] {feeds}, ingest.truth  (sink)" in out
+    assert f"recorder       [recorder] {feeds}, ingest.image  (sink)" in out
+    assert out.count("Model: ") == 1 and "fanout-backbone+kernel_tracker+depth_head: " in out
+
+
+def test_a_config_wired_to_a_port_that_does_not_exist_is_refused(cli, tmp_path: Path) -> None:
+    text = (REPO / "configs" / "pipeline" / "fanout.yaml").read_text()
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        text.replace("inputs: [depth_head.panoptic, depth_head.depth]", "inputs: [depth_head.segments]")
+    )
+    message = cli("run", path, "--dry-run").one_line_error("vkstream run")
+    assert message == (
+        f"{path}: nodes[3] (publisher): input 'depth_head.segments': node 'depth_head' has no output "
+        "'segments' (outputs: panoptic, depth)"
+    )
+    assert cli("config", "check", "pipeline", path).one_line_error("vkstream config check") == message
 
 
 @pytest.mark.parametrize(
@@ -75,7 +102,11 @@ def test_dry_run_of_every_shipped_config_prints_the_dag_and_the_actor_plan(cli, 
             "nodes: [{name: a, type: backbone}]\nstreams: [{id: x, source: {kind: webcam}}]\n",
             "streams[0].source: Input tag 'webcam'",
         ),
-        ("nodes: [{name: a, type: nowhere}]\n", "unknown node type 'nowhere'"),
+        ("nodes: [{name: a, type: nowhere}]\n", "nodes[0] (a): unknown node type 'nowhere'"),
+        (
+            "nodes: [{name: a, type: backbone, options: {checkpoint: x.pt}}]\n",
+            "nodes[0] (a): unknown option 'checkpoint'",
+        ),
         ("nodes: [{name: a, type: backbone}]\nbatchin: {}\n", "did you mean 'batching'"),
     ],
 )
@@ -92,11 +123,11 @@ def test_run_replays_to_the_end_and_reports_the_online_evaluation(
     out = tmp_path / "final.json"
     result = script("run", config, "--address", ray_session, "--json", out)
     assert result.code == 0, result.err
-    assert "online evaluation (publisher):" in result.out
+    assert "online evaluation (evaluator):" in result.out
     assert "cam0#1" in result.out
     final = json.loads(out.read_text())
     assert final["streams"]["cam0"]["frames"] == 4
-    assert final["reports"]["publisher"]["evaluation"]["frames"] == 4
+    assert final["reports"]["evaluator"]["evaluation"]["frames"] == 4
 
 
 def test_ctl_drives_a_running_pipeline_and_sigterm_shuts_it_down_cleanly(

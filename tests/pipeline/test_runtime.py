@@ -11,14 +11,21 @@ import pytest
 import ray
 import torch
 
-from tests.pipeline.conftest import CHECKPOINT, kitti_stream, make_config, publisher_node
-from vkstream.client.message import TRACK_BITS
+from tests.pipeline.conftest import (
+    CHECKPOINT,
+    evaluator_node,
+    kitti_stream,
+    make_config,
+    model_nodes,
+    publisher_node,
+)
 from vkstream.data import open_dataset
 from vkstream.models import OnlineVideoKNet
-from vkstream.pipeline.report import format_stats
 from vkstream.pipeline.runtime import PipelineError
 from vkstream.train.checkpoint import load_model
 from vkstream.train.pairs import image_tensor
+from vkstream.viz.telemetry import format_stats
+from vkstream.wire import TRACK_BITS
 
 
 def write_video(path: Path, frames: int, size: tuple[int, int] = (96, 64)) -> Path:
@@ -55,6 +62,7 @@ def test_three_sources_at_once_keep_their_order_and_never_mix(
     camera = make_mjpeg_server(size=(128, 48), fps=15)
     config = make_config(
         "three",
+        [*model_nodes(), publisher_node(), evaluator_node()],
         streams=[
             kitti_stream("replay", root, "000000", speed=0, ground_truth=True),
             kitti_stream("replay2", root, "000001", speed=0),
@@ -80,6 +88,8 @@ def test_three_sources_at_once_keep_their_order_and_never_mix(
     # Replays at speed 0 wait for the pipeline instead of dropping: every frame, in order.
     assert [r.seq for r in collector.results["video"]] == list(range(6))
     assert [r.seq for r in collector.results["replay"]] == list(range(4))
+    # ... and every sink's acknowledgement reaches the replay, which never waits out the stall timeout.
+    assert all(stats["streams"][s]["source"]["stalls"] == 0 for s in ("replay", "replay2", "video"))
     assert all(r.panoptic.shape == (64, 96) for r in collector.results["video"])
     assert all(r.panoptic.shape == (48, 128) for r in collector.results["ipcam"])
     # The two replays (one frame size) may share batches; each one's output is what the model gives it alone.
@@ -87,7 +97,7 @@ def test_three_sources_at_once_keep_their_order_and_never_mix(
         expected = offline_panoptic(root, sequence)
         for got, want in zip(collector.results[stream], expected, strict=True):
             assert (got.panoptic == want).mean() > 0.999
-    evaluation = stats["reports"]["publisher"]["evaluation"]
+    evaluation = stats["reports"]["evaluator"]["evaluation"]
     assert evaluation["frames"] == 4 and set(evaluation["sequences"]) == {"replay#1"}
     assert stats["streams"]["ipcam"]["source"]["state"] == "streaming"
     assert stats["streams"]["replay"]["latency_ms"]["e2e"]["count"] == 4
@@ -207,11 +217,9 @@ def test_a_node_that_cannot_start_is_named_in_one_line(ray_session, tmp_path: Pa
     from vkstream.pipeline.runtime import Pipeline
 
     config = make_config("broken")
-    nodes = [
-        n.model_copy(update={"options": {"checkpoint": str(tmp_path / "missing.pt")}})
-        for n in config.nodes[:3]
-    ]
-    broken = config.model_copy(update={"nodes": [*nodes, config.nodes[3]]})
+    broken = config.model_copy(
+        update={"model": config.model.model_copy(update={"checkpoint": tmp_path / "missing.pt"})}
+    )
     with pytest.raises(PipelineError, match=r"node 'backbone' \(backbone\) failed to start: .*missing\.pt"):
         Pipeline(broken).start()
     assert "broken-publisher" not in {a["name"] for a in ray.util.list_named_actors(all_namespaces=True)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vkstream.nodes.packet import Packet, StageTiming
+from vkstream.nodes.node import Packet, StageTiming
 from vkstream.pipeline.telemetry import RollingWindow, Telemetry
 
 

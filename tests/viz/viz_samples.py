@@ -11,12 +11,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "wire"))
 
-from wire_samples import make_output
+from wire_samples import make_output, stats_table
 
 from vkstream.client import StreamResult, decode_message, encode_message
-from vkstream.data import CLASS_NAMES, THING_IDS, Intrinsics, TrainId
-from vkstream.nodes.publisher import FrameOutput
-from vkstream.nodes.segments import derive_segments
+from vkstream.data import CITYSCAPES, Intrinsics, TrainId
+from vkstream.wire import FrameOutput, Panoptic, checked_output, stream_result
 
 __all__ = ["make_output", "make_scene", "wire_result"]
 
@@ -27,25 +26,12 @@ def wire_result(
     received_ns: int | None = None,
     stamp_ns: int | None = None,
 ) -> StreamResult:
-    """``output`` as a subscriber receives it: segments derived, encoded, decoded (as the publisher's
-    sender thread does, with ``total`` set to ``total_ms``)."""
+    """``output`` as a subscriber receives it: built, encoded and decoded as the publisher's sender
+    thread does, with ``total`` set to ``total_ms`` (``publish``: 0.4 ms)."""
     if stamp_ns is not None:
         output = replace(output, stamp_ns=stamp_ns)
-    depth = np.asarray(output.depth).astype(np.float16)
     publish_ns = output.stamp_ns + round(total_ms * 1e6)
-    sent = StreamResult(
-        stream=output.stream,
-        seq=output.seq,
-        stamp_ns=output.stamp_ns,
-        publish_ns=publish_ns,
-        classes=CLASS_NAMES,
-        panoptic=np.asarray(output.panoptic, dtype=np.uint32),
-        depth=depth,
-        segments=derive_segments(output.panoptic, depth, THING_IDS, output.scores, output.intrinsics),
-        latency_ms={**output.latency_ms, "publish": 0.4, "total": total_ms},
-        dropped=output.dropped,
-        state_reset=output.state_reset,
-    )
+    sent = stream_result(checked_output(output), publish_ns, publish_ns - 400_000)
     return decode_message(encode_message(sent), received_ns)
 
 
@@ -55,7 +41,7 @@ def make_scene(seq: int = 0, size: tuple[int, int] = (188, 621)) -> tuple[FrameO
     fy, cam_height, horizon = 360.0 * height / 188, 1.65, round(0.47 * height)
     rows = np.arange(height, dtype=np.float32)[:, None]
     ground = np.where(rows > horizon, fy * cam_height / np.maximum(rows - horizon, 1e-3), 0.0)
-    classes = np.full(size, TrainId.ROAD, dtype=np.uint32)
+    classes = np.full(size, TrainId.ROAD, dtype=np.uint8)
     depth = np.broadcast_to(ground, size).astype(np.float32).copy()
     for cls, rows_, cols, metres in (
         (TrainId.SKY, (0, horizon - 15), (0, width), 0.0),
@@ -67,7 +53,7 @@ def make_scene(seq: int = 0, size: tuple[int, int] = (188, 621)) -> tuple[FrameO
         classes[r0:r1, c0:c1] = cls
         if metres is not None:
             depth[r0:r1, c0:c1] = metres
-    tracks = np.zeros(size, dtype=np.uint32)
+    tracks = np.zeros(size, dtype=np.int32)
     objects = ((TrainId.CAR, 0.15, 9.0), (TrainId.CAR, 0.45, 18.0), (TrainId.CAR, 0.62, 35.0))
     objects += ((TrainId.PERSON, 0.85, 11.0), (TrainId.PERSON, 0.9, 14.0))
     for track, (cls, x_frac, metres) in enumerate(objects, 1):
@@ -80,7 +66,6 @@ def make_scene(seq: int = 0, size: tuple[int, int] = (188, 621)) -> tuple[FrameO
         classes[box] = cls
         tracks[box] = track
         depth[box] = z
-    panoptic = (classes << 16) | tracks
     rng = np.random.default_rng(seq)
     shade = {TrainId.SKY: 200, TrainId.ROAD: 90, TrainId.SIDEWALK: 150, TrainId.BUILDING: 120}
     grey = np.vectorize(lambda c: shade.get(int(c), 60))(classes).astype(np.float32)
@@ -89,7 +74,7 @@ def make_scene(seq: int = 0, size: tuple[int, int] = (188, 621)) -> tuple[FrameO
         "front",
         seq,
         time.time_ns(),
-        panoptic,
+        Panoptic(classes, tracks, CITYSCAPES, stats_table(classes, tracks, depth)),
         depth,
         intrinsics=Intrinsics(fx=fy, fy=fy, cx=width / 2, cy=horizon),
         latency_ms={"ingest": 1.2, "backbone": 18.5, "tracker": 2.1},

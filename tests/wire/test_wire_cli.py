@@ -14,6 +14,7 @@ from vkstream.client import CurveClientKeys, Subscriber
 from vkstream.data import read_png
 from vkstream.launch.cli import main
 from vkstream.launch.config import load_config
+from vkstream.nodes.publish_node import PublishOptions
 from vkstream.nodes.publisher import CurveServerConfig, Publisher, PublisherConfig
 
 
@@ -126,7 +127,9 @@ def test_publisher_config_is_shown_and_checked(tmp_path: Path, capsys) -> None:
     assert code == 0 and "endpoint: tcp://127.0.0.1:5560" in shown and "codec: zstd" in shown
     path = tmp_path / "publisher.yaml"
     path.write_text(shown.replace("latest_only: false", "latest_only: true"))
-    assert load_config(path, PublisherConfig) == PublisherConfig(latest_only=True)
+    assert load_config(path, PublishOptions) == PublishOptions(
+        latest_only=True
+    )  # the publisher node's options
     assert _run(capsys, "config", "check", "publisher", path)[0] == 0
     path.write_text("endpoint: tcp://0.0.0.0:5560\n")
     code, _, err = _run(capsys, "config", "check", "publisher", path)

@@ -19,14 +19,8 @@ from wire_samples import assert_published, make_output
 
 from vkstream.client import CurveClientKeys, MalformedMessage, SchemaVersionError, Subscriber, create_keys
 from vkstream.client.message import encode_message
-from vkstream.nodes.publisher import (
-    CurveServerConfig,
-    FrameOutput,
-    Publisher,
-    PublisherConfig,
-    panoptic_from_labels,
-    wire_track_id,
-)
+from vkstream.nodes.publisher import CurveServerConfig, Publisher, PublisherConfig
+from vkstream.wire import FrameOutput, Panoptic, panoptic_map, wrap_track_id
 
 HELPER = Path(__file__).with_name("subscriber_process.py")
 
@@ -46,7 +40,7 @@ def test_a_subscriber_in_another_process_receives_every_field_as_published(tmp_p
     proc = _spawn(publisher.endpoint, out, "--idle", "1.0")
     assert publisher.wait_for_subscriptions(1, timeout=20)
     sent = [make_output("front", seq, dropped=seq // 2) for seq in range(5)]
-    sent.append(make_output("front", 5, intrinsics=None, scores=None, latency_ms={}))
+    sent.append(make_output("front", 5, intrinsics=None, table=False, latency_ms={}))
     for output in sent:
         publisher.publish(output)
     assert publisher.flush(timeout=5)
@@ -221,27 +215,29 @@ def test_bad_results_are_refused_by_publish(publisher: Publisher) -> None:
     publisher.publish(good)
     cases = {
         "does not follow 3": make_output("front", 3),
-        "class id 255": make_output("front", 4),
+        "class id 19; the label space has 19 classes": make_output("front", 4),
         "finite metres": make_output("front", 4),
-        "uint32": make_output("front", 4),
+        "uint8 or uint16": make_output("front", 4),
+        "track map must be non-negative": make_output("front", 4),
         "stream id": make_output("front view", 4),
-        "adds them": make_output("front", 4, latency_ms={"total": 1.0}),
+        "added when publishing": make_output("front", 4, latency_ms={"total": 1.0}),
     }
-    cases["class id 255"].panoptic = np.full((48, 64), 255 << 16, np.uint32)
+    p = cases["class id 19; the label space has 19 classes"].panoptic
+    p.classes[0, 0] = 19
     cases["finite metres"].depth[0, 0] = np.nan
-    cases["uint32"].panoptic = cases["uint32"].panoptic.astype(np.int64)
+    bad = cases["uint8 or uint16"]
+    bad.panoptic = Panoptic(bad.panoptic.classes.astype(np.int64), bad.panoptic.tracks, bad.panoptic.labels)
+    cases["track map must be non-negative"].panoptic.tracks[0, 0] = -1
     for match, output in cases.items():
         with pytest.raises(ValueError, match=match):
             publisher.publish(output)
-    with pytest.raises(ValueError, match="void"):
-        panoptic_from_labels(np.full((4, 4), 255, np.uint8), np.zeros((4, 4), np.uint16))
-    labels = panoptic_from_labels(np.full((4, 4), 13, np.uint8), np.full((4, 4), 2, np.uint16))
+    labels = panoptic_map(np.full((4, 4), 13, np.uint8), np.full((4, 4), 2, np.int32))
     assert labels.dtype == np.uint32 and int(labels[0, 0]) == (13 << 16) | 2
     tracks = np.array([[0, 65535, 65536, 65537 + 65535]], np.int64)  # a stream that ran for hours
-    wrapped = panoptic_from_labels(np.full(tracks.shape, 13, np.uint8), tracks)
+    wrapped = panoptic_map(np.full(tracks.shape, 13, np.uint8), tracks)
     assert (wrapped >> 16).tolist() == [[13] * 4]
     assert (wrapped & 0xFFFF).tolist() == [[0, 65535, 1, 2]]
-    assert [wire_track_id(t) for t in (0, 7, 65535, 65536)] == [0, 7, 65535, 1]
+    assert [wrap_track_id(t) for t in (0, 7, 65535, 65536)] == [0, 7, 65535, 1]
     assert publisher.flush(timeout=5) and publisher.stats.sent == {"front": 1}
 
 
@@ -300,9 +296,10 @@ def test_frame_output_is_copied_at_publish(publisher: Publisher) -> None:
     with Subscriber(publisher.endpoint) as sub:
         assert publisher.wait_for_subscriptions(1, timeout=5)
         output = make_output("front", 0, size=(8, 8))
-        expected = output.panoptic.copy()
+        expected = panoptic_map(output.panoptic.classes, output.panoptic.tracks)
         publisher.publish(output)
-        output.panoptic[:] = 0  # a pipeline reusing its buffer must not change what is sent
+        output.panoptic.classes[:] = 0  # a pipeline reusing its buffers must not change what is sent
+        output.panoptic.tracks[:] = 0
         result = sub.receive(timeout=5)
     assert result is not None and np.array_equal(result.panoptic, expected)
     assert isinstance(output, FrameOutput)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vkstream.data import THING_IDS, Intrinsics
-from vkstream.nodes.segments import derive_segments
+from vkstream.wire import derive_segments
 
 CAR = (13 << 16) | 4
 

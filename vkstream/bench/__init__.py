@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         describe_machine,
         format_table,
         machine_info,
+        median_run,
         write_json,
     )
 
@@ -34,6 +35,7 @@ _EXPORTS = {
     "describe_machine": "report",
     "format_table": "report",
     "machine_info": "report",
+    "median_run": "report",
     "write_json": "report",
     "run_bare": "bare",
     "run_naive": "naive",
@@ -48,6 +50,7 @@ __all__ = [
     "format_table",
     "load_bench_frames",
     "machine_info",
+    "median_run",
     "run_bare",
     "run_naive",
     "wire_message",

@@ -7,6 +7,7 @@ all modes see exactly the same pixels.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from vkstream.data import DatasetError, Intrinsics, open_dataset
+
+log = logging.getLogger(__name__)
 
 BENCH_SIZE = (621, 188)
 """(W, H) the shipped checkpoint was trained at."""
@@ -150,4 +153,21 @@ def ensure_bench_data(
     generate_dataset(
         root, layout=layout, sequences=sequences, frames=frames, size=size, seed=seed, progress=False
     )
+    return root
+
+
+def ensure_sequences(root: str | os.PathLike[str], sequences: int, frames: int) -> Path:
+    """``ensure_bench_data`` with ``sequences`` of at least ``frames`` frames each, or ValueError: a
+    folder rendered for a shorter run is not silently replayed in loops."""
+    root = Path(root)
+    if not root.exists() or not any(root.iterdir()):
+        log.info("rendering %d synthetic sequences of %d frames into %s", sequences, frames, root)
+    root = ensure_bench_data(root, sequences=sequences, frames=frames)
+    dataset = open_dataset(root, read_images=False)
+    have = dataset.sequences
+    if len(have) < sequences or any(dataset.num_frames(s) < frames for s in have[:sequences]):
+        raise ValueError(
+            f"{root} holds {len(have)} sequence(s) too short for {sequences} x {frames} frames; "
+            "remove it or pick another --data folder"
+        )
     return root

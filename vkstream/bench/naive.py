@@ -8,34 +8,23 @@ show what a straightforward deployment of the reference code would achieve on th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 import cv2
-import numpy as np
 import zmq
 
 from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult
 from vkstream.client.arrays import Codec
-from vkstream.client.message import TRACK_BITS, StreamResult, encode_message
-from vkstream.data import CLASS_NAMES, DatasetError, Intrinsics
+from vkstream.data import DatasetError, Intrinsics, LabelSpace
 from vkstream.models import FrameResult, OnlineVideoKNet, StreamState
-from vkstream.nodes.publisher import FLOAT16_MAX, check_endpoint, panoptic_from_labels
-from vkstream.nodes.segments import derive_segments
+from vkstream.nodes.model_nodes import host_results
 from vkstream.train.pairs import image_tensor
+from vkstream.wire import FrameOutput, check_endpoint, checked_output, encode_message, stream_result
 
 MODE = "naive"
 DEFAULT_BENCH_ENDPOINT = "tcp://127.0.0.1:*"
 """A free loopback port: the benchmark never collides with a running publisher."""
-
-
-def wire_scores(result: FrameResult) -> dict[int, float]:
-    """Confidence per wire segment id (class << 16 | track); untracked things of a class share one id."""
-    scores: dict[int, float] = {}
-    for seg in result.segments:
-        key = seg.class_id << TRACK_BITS | seg.track_id
-        scores[key] = max(seg.score, scores.get(key, 0.0))
-    return scores
 
 
 def wire_message(
@@ -43,43 +32,25 @@ def wire_message(
     seq: int,
     stamp_ns: int,
     result: FrameResult,
+    labels: LabelSpace,
     *,
-    thing_ids: Collection[int],
     intrinsics: Intrinsics | None = None,
     latency_ms: Mapping[str, float] | None = None,
-    classes: Sequence[str] = CLASS_NAMES,
     codec: Codec = "zstd",
     level: int | None = None,
 ) -> list[bytes]:
-    """``[topic, payload]`` of a host-side model result, built with the publisher's own steps.
+    """``[topic, payload]`` of a model result, built by the very steps the pipeline's nodes take.
 
-    panoptic_from_labels, float16 depth, derive_segments, then encode_message; ``publish`` latency
-    runs from the call to the message being encoded, ``total`` from ``stamp_ns``.
+    The depth head's host transfer, :func:`vkstream.wire.checked_output`, :func:`vkstream.wire.stream_result`
+    (wrapped track ids, float16 depth, the model's segment table), then encode_message; ``publish``
+    latency runs from the call to the message being built, ``total`` from ``stamp_ns``.
     """
     ready_ns = time.time_ns()
-    panoptic = panoptic_from_labels(result.semantic.numpy(), result.track.numpy())
-    depth = np.clip(result.depth.numpy(), 0.0, FLOAT16_MAX).astype(np.float16)
-    segments = derive_segments(panoptic, depth, thing_ids, wire_scores(result), intrinsics)
-    publish_ns = time.time_ns()
-    latency = {
-        **(latency_ms or {}),
-        "publish": (publish_ns - ready_ns) / 1e6,
-        "total": (publish_ns - stamp_ns) / 1e6,
-    }
-    message = StreamResult(
-        stream=stream,
-        seq=seq,
-        stamp_ns=stamp_ns,
-        publish_ns=publish_ns,
-        classes=tuple(classes),
-        panoptic=panoptic,
-        depth=depth,
-        segments=segments,
-        latency_ms=latency,
-        dropped=0,
-        state_reset=seq == 0,
+    ((panoptic, depth),) = host_results([result], labels)
+    output = FrameOutput(
+        stream, seq, stamp_ns, panoptic, depth, intrinsics, dict(latency_ms or {}), 0, seq == 0
     )
-    return encode_message(message, codec, level)
+    return encode_message(stream_result(checked_output(output), time.time_ns(), ready_ns), codec, level)
 
 
 def _wait_for_subscribers(socket: zmq.Socket, count: int, timeout_s: float) -> None:
@@ -106,8 +77,11 @@ def run_naive(
     subscribers: int = 0,
     on_bind: Callable[[str], None] | None = None,
     timeout_s: float = 10.0,
+    labels: LabelSpace | None = None,
 ) -> BenchResult:
     """Round-robin over the streams, frame t of every stream before frame t+1; batch 1 throughout.
+
+    ``labels``: the checkpoint's label space (default: :meth:`LabelSpace.for_classes` of the model).
 
     A frame's latency runs from starting to read its PNG to ``send`` returning. ``on_bind`` gets the
     bound endpoint (with the chosen port) before anything is sent; with ``subscribers`` > 0 the run
@@ -127,7 +101,8 @@ def run_naive(
         if on_bind is not None:
             on_bind(socket.getsockopt_string(zmq.LAST_ENDPOINT))
         _wait_for_subscribers(socket, subscribers, timeout_s)
-        latencies, wall = _publish_loop(online, frames, socket, warmup, codec, level)
+        labels = labels or LabelSpace.for_classes(online.cfg.num_classes, online.cfg.thing_classes)
+        latencies, wall = _publish_loop(online, labels, frames, socket, warmup, codec, level)
     finally:
         socket.close()
         context.term()
@@ -136,6 +111,7 @@ def run_naive(
 
 def _publish_loop(
     online: OnlineVideoKNet,
+    labels: LabelSpace,
     frames: BenchFrames,
     socket: zmq.Socket,
     warmup: int,
@@ -143,7 +119,6 @@ def _publish_loop(
     level: int | None,
 ) -> tuple[list[float], float]:
     device = online.device
-    thing_ids = frozenset(online.cfg.thing_classes)
     states: list[StreamState | None] = [None] * frames.streams
     latencies: list[float] = []
     started = 0.0
@@ -161,14 +136,13 @@ def _publish_loop(
             decoded = time.perf_counter()
             results, new_states = online.step(image, [states[s]])
             states[s] = new_states[0]
-            result = results[0].cpu()
             stepped = time.perf_counter()
             message = wire_message(
                 stream,
                 t,
                 stamp_ns,
-                result,
-                thing_ids=thing_ids,
+                results[0],
+                labels,
                 intrinsics=frames.intrinsics[s],
                 latency_ms={"decode": (decoded - begin) * 1e3, "model": (stepped - decoded) * 1e3},
                 codec=codec,

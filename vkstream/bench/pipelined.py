@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult
@@ -20,6 +19,8 @@ from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 MODE = "pipeline"
+NATIVE_RATE_HZ = 10.0
+"""The replays' native rate (KITTI's camera): speed 1 plays a stream at this rate."""
 
 
 def bench_config(
@@ -30,37 +31,29 @@ def bench_config(
     device: str,
     threads: int | None,
     max_batch: int | str,
+    precision: str = "fp32",
+    compile_mode: str = "none",
+    rate_hz: float = 0.0,
 ) -> PipelineConfig:
-    model: dict[str, Any] = {"checkpoint": str(checkpoint)}
-    if threads is not None:
-        model["threads"] = threads
+    """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
+    (``rate_hz`` 0) or at ``rate_hz`` per stream, as cameras, the oldest frames dropped when late."""
+    publisher = {"endpoint": "tcp://127.0.0.1:*", "queue_size": 64}
+    speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
+    source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
+    height, width = frames.size
+    model = {"checkpoint": str(checkpoint), "device": device, "threads": threads, "precision": precision}
+    if compile_mode != "none":
+        model.update(compile=compile_mode, warm_up=[f"{width}x{height}"])
     return PipelineConfig.model_validate(
         {
             "name": f"bench{frames.streams}",
-            "nodes": [
-                {"name": n, "type": n, "device": device, "options": model}
-                for n in ("backbone", "kernel_tracker", "depth_head")
-            ]
+            "model": model,
+            "nodes": [{"name": n, "type": n} for n in ("backbone", "kernel_tracker", "depth_head")]
             + [
-                {
-                    "name": "publisher",
-                    "type": "publisher",
-                    "options": {"endpoint": "tcp://127.0.0.1:*", "evaluate": False, "queue_size": 64},
-                    "resources": {"num_cpus": 0},
-                }
+                {"name": "publisher", "type": "publisher", "options": publisher, "resources": {"num_cpus": 0}}
             ],
             "streams": [
-                {
-                    "id": stream_id,
-                    "source": {
-                        "kind": "kitti",
-                        "root": str(root),
-                        "sequence": sequence,
-                        "speed": 0,
-                        "loop": True,
-                        "preload": True,
-                    },
-                }
+                {"id": stream_id, "source": {**source, "sequence": sequence}}
                 for stream_id, sequence in zip(frames.stream_ids, frames.sequences, strict=True)
             ],
             "batching": {"max_batch": max_batch, "max_wait_ms": 5},
@@ -80,10 +73,27 @@ def run_pipelined(
     warmup: int = 3,
     max_batch: int | str = "auto",
     timeout_s: float = 600.0,
+    precision: str = "fp32",
+    compile_mode: str = "none",
+    rate_hz: float = 0.0,
 ) -> BenchResult:
-    """Stream the frames through a fresh pipeline on the current (or a new local) Ray."""
+    """Stream the frames through a fresh pipeline on the current (or a new local) Ray.
+
+    At a ``rate_hz``, late frames are dropped as from cameras: frames published are counted until
+    every stream has published its share or the replays have played it, whichever comes first.
+    """
     frames.measured(warmup)
-    config = bench_config(checkpoint, root, frames, device=device, threads=threads, max_batch=max_batch)
+    config = bench_config(
+        checkpoint,
+        root,
+        frames,
+        device=device,
+        threads=threads,
+        max_batch=max_batch,
+        precision=precision,
+        compile_mode=compile_mode,
+        rate_hz=rate_hz,
+    )
     pipeline = Pipeline(config.model_copy(update={"streams": []})).start()
     try:
         endpoint = pipeline.stats()["reports"]["publisher"]["endpoint"]
@@ -115,7 +125,7 @@ def run_pipelined(
     finally:
         pipeline.shutdown()
     mean_batch = figures["actors"][0].get("mean_batch", 0.0)
+    dropped = sum(sum(s.get("dropped", {}).values()) for s in figures["streams"].values())
     wall = ended - started
-    return BenchResult.from_latencies(
-        MODE, frames.streams, latencies, wall, extra={"mean_batch": round(mean_batch, 2)}
-    )
+    extra = {"mean_batch": round(mean_batch, 2), "dropped": dropped, "rate_hz": rate_hz}
+    return BenchResult.from_latencies(MODE, frames.streams, latencies, wall, extra=extra)

@@ -10,7 +10,7 @@ import json
 import os
 import platform
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,12 @@ class BenchResult:
             frames=len(ms),
             extra=dict(extra or {}),
         )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BenchResult:
+        """The inverse of :meth:`to_dict` (for results read back from JSON)."""
+        core = {key: data[key] for key in CORE_KEYS}
+        return cls(**core, extra={k: v for k, v in data.items() if k not in CORE_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -172,3 +178,12 @@ def describe_machine(info: Mapping[str, Any] | None = None) -> str:
     if "gpu" in info:
         text += f", GPU {info['gpu']}" if info["gpu"] else ", no GPU"
     return text
+
+
+def median_run(results: list[BenchResult]) -> BenchResult:
+    """The run of median throughput, with every run's fps beside it (a shared machine is noisy)."""
+    ranked = sorted(results, key=lambda r: r.fps)
+    median = ranked[(len(ranked) - 1) // 2]
+    if len(results) == 1:
+        return median
+    return replace(median, extra={**median.extra, "fps_runs": [round(r.fps, 2) for r in results]})

@@ -6,6 +6,8 @@ cannot make a subscriber decompress more than its declared shape.
 
 from __future__ import annotations
 
+import math
+import struct
 from typing import Any, Literal, get_args
 
 import numpy as np
@@ -21,6 +23,9 @@ MAX_ARRAY_BYTES = 1 << 30
 """Largest decoded array a subscriber accepts (1 GiB), whatever a message declares."""
 _DTYPE_KINDS = frozenset("biuf")
 _PNG_DTYPES = {"|u1", "<u2", "<u4", "<f2"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_COLOUR_TYPES = {1: 0, 3: 2, 4: 6}
+"""PNG colour type (IHDR) per channel count: grey, RGB, RGBA."""
 
 
 def encode_array(array: np.ndarray, codec: Codec = "raw", level: int | None = None) -> dict[str, Any]:
@@ -55,7 +60,7 @@ def decode_array(obj: object, name: str = "array") -> np.ndarray:
     codec, data = obj["codec"], obj["data"]
     if not isinstance(data, bytes):
         raise MalformedMessage(f"{name}: data must be bin, got {type(data).__name__}")
-    expected = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
+    expected = dtype.itemsize * math.prod(shape)  # Python ints: a hostile shape cannot overflow
     if expected > MAX_ARRAY_BYTES:
         raise MalformedMessage(f"{name}: declared size {expected} bytes exceeds {MAX_ARRAY_BYTES}")
     if codec == "raw":
@@ -94,6 +99,8 @@ def _shape(shape: object, name: str) -> tuple[int, ...]:
         or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
     ):
         raise MalformedMessage(f"{name}: shape must be a list of at most 8 non-negative ints, got {shape!r}")
+    if any(n > MAX_ARRAY_BYTES for n in shape):  # an empty array may not declare one either
+        raise MalformedMessage(f"{name}: shape {shape!r} has a dimension over {MAX_ARRAY_BYTES}")
     return tuple(shape)
 
 
@@ -168,13 +175,32 @@ def _png_shape_ok(shape: tuple[int, ...], dtype: str) -> bool:
     return len(shape) == 3 and dtype in ("|u1", "<u2") and shape[2] in (3, 4) and shape[0] * shape[1] > 0
 
 
+def _check_png_header(data: bytes, dtype: np.dtype, shape: tuple[int, ...], name: str) -> None:
+    """The PNG's IHDR chunk must declare exactly the layout of ``dtype`` and ``shape``."""
+    if len(data) < 33 or data[8:16] != b"\x00\x00\x00\x0dIHDR":
+        raise MalformedMessage(f"{name}: PNG does not start with its IHDR header")
+    width, height, bit_depth, colour_type = struct.unpack(">IIBB", data[16:26])
+    if dtype.str == "<u4":
+        wanted = (8, _PNG_COLOUR_TYPES[4])
+    else:
+        channels = shape[2] if len(shape) == 3 else 1
+        wanted = (16 if dtype.itemsize == 2 else 8, _PNG_COLOUR_TYPES[channels])
+    if (height, width) != shape[:2] or (bit_depth, colour_type) != wanted:
+        raise MalformedMessage(
+            f"{name}: the PNG's header holds a {width}x{height} {bit_depth}-bit image of colour type "
+            f"{colour_type}; "
+            f"{dtype.str} {list(shape)} needs {shape[1]}x{shape[0]}, {wanted[0]}-bit colour type {wanted[1]}"
+        )
+
+
 def _png_decode(data: bytes, dtype: np.dtype, shape: tuple[int, ...], name: str) -> np.ndarray:
     import cv2
 
     if dtype.str not in _PNG_DTYPES or not _png_shape_ok(shape, dtype.str):
         raise MalformedMessage(f"{name}: the png codec cannot hold {dtype.str} of shape {list(shape)}")
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or data.rfind(b"IEND\xaeB`\x82") < 0:
+    if not data.startswith(_PNG_SIGNATURE) or data.rfind(b"IEND\xaeB`\x82") < 0:
         raise MalformedMessage(f"{name}: data is not a complete PNG")
+    _check_png_header(data, dtype, shape, name)  # before decoding: the header decides what is allocated
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     layout = {"<u4": (np.uint8, (*shape, 4)), "<f2": (np.uint16, shape)}.get(dtype.str, (dtype, shape))
     if image is None or image.dtype != layout[0] or image.shape != layout[1]:

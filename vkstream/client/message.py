@@ -85,6 +85,10 @@ class StreamResult:
     """Frames of this stream dropped before publishing, so far."""
     state_reset: bool
     """The stream's tracking state was reset at this frame: track ids start afresh."""
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    """RGB colour per class, index = class id; None when the publisher sent none."""
+    things: tuple[int, ...] | None = None
+    """The tracked (thing) class ids, ascending; None when the publisher sent none."""
     received_ns: int | None = field(default=None, compare=False)
     """When the subscriber received the message (Unix ns); not part of the wire format."""
 
@@ -147,6 +151,12 @@ def encode_message(
         "dropped": int(result.dropped),
         "state_reset": bool(result.state_reset),
     }
+    if result.palette is not None:
+        if len(result.palette) != len(result.classes):
+            raise ValueError(f"palette has {len(result.palette)} colours for {len(result.classes)} classes")
+        payload["palette"] = [[int(v) for v in colour] for colour in result.palette]
+    if result.things is not None:
+        payload["things"] = sorted(int(c) for c in result.things)
     return [topic_of(result.stream, prefix), msgpack.packb(payload, use_bin_type=True)]
 
 
@@ -164,11 +174,14 @@ def _segment_map(s: Segment) -> dict[str, Any]:
     }
 
 
-def decode_message(frames: Sequence[bytes], received_ns: int | None = None) -> StreamResult:
+def decode_message(
+    frames: Sequence[bytes], received_ns: int | None = None, max_payload_bytes: int = MAX_PAYLOAD_BYTES
+) -> StreamResult:
     """The result in a received ``[topic, payload]``.
 
     Raises :class:`SchemaVersionError` for another schema version and :class:`MalformedMessage` for
-    anything else that does not follow the format, with the offending key in the message.
+    anything else that does not follow the format (a payload over ``max_payload_bytes`` included),
+    with the offending key in the message.
     """
     topic = bytes(frames[0]) if frames else None
     if len(frames) != 2:
@@ -176,8 +189,8 @@ def decode_message(frames: Sequence[bytes], received_ns: int | None = None) -> S
             f"expected a two-part message [topic, payload], got {len(frames)} parts", topic
         )
     payload = bytes(frames[1])
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise MalformedMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}", topic)
+    if len(payload) > max_payload_bytes:
+        raise MalformedMessage(f"payload of {len(payload)} bytes exceeds {max_payload_bytes}", topic)
     try:
         obj = msgpack.unpackb(payload, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises several unrelated types for garbage and truncation
@@ -228,8 +241,30 @@ def _decode_v1(obj: dict[str, Any], topic: bytes | None, received_ns: int | None
         latency_ms={k: float(v) for k, v in latency.items()},
         dropped=_get_int(obj, "dropped"),
         state_reset=_get(obj, "state_reset", bool),
+        palette=_palette(obj.get("palette"), len(classes)),
+        things=_things(obj.get("things"), len(classes)),
         received_ns=received_ns,
     )
+
+
+def _things(value: object, num_classes: int) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(_is_int(c) and 0 <= c < num_classes for c in value):
+        raise MalformedMessage(f"things must be a list of class ids below {num_classes}")
+    return tuple(value)
+
+
+def _palette(value: object, num_classes: int) -> tuple[tuple[int, int, int], ...] | None:
+    if value is None:
+        return None
+    ok = isinstance(value, list) and len(value) == num_classes
+    colours = value if ok else []
+    if not ok or not all(
+        isinstance(c, list) and len(c) == 3 and all(_is_int(v) and 0 <= v <= 255 for v in c) for c in colours
+    ):
+        raise MalformedMessage(f"palette must be one [R, G, B] (0-255) per class, {num_classes} in all")
+    return tuple((c[0], c[1], c[2]) for c in colours)
 
 
 def _decode_segment(obj: object, index: int, num_classes: int) -> Segment:

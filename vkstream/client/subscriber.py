@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import OrderedDict, defaultdict
@@ -13,7 +14,14 @@ import zmq
 
 from vkstream.client.curve import CurveClientKeys
 from vkstream.client.errors import SchemaVersionError, WireFormatError
-from vkstream.client.message import DEFAULT_TOPIC_PREFIX, StreamResult, check_name, decode_message, topic_of
+from vkstream.client.message import (
+    DEFAULT_TOPIC_PREFIX,
+    MAX_PAYLOAD_BYTES,
+    StreamResult,
+    check_name,
+    decode_message,
+    topic_of,
+)
 
 log = logging.getLogger(__name__)
 OnError = Literal["raise", "skip"]
@@ -44,6 +52,10 @@ class Subscriber:
     so a planner slower than the camera never works through a backlog. ``on_error="skip"`` logs and
     skips messages that cannot be decoded; ``"raise"`` raises :class:`MalformedMessage` or
     :class:`SchemaVersionError`. Either way the subscriber stays usable for the next message.
+    ``max_message_bytes`` bounds what libzmq accepts (``ZMQ_MAXMSGSIZE``): a publisher that sends a
+    larger message is disconnected before the message is buffered. libzmq itself would never connect to
+    it again after that (a protocol error ends the connection for good), so the subscriber watches its
+    socket's disconnections and connects afresh.
 
     Not thread-safe (ZeroMQ sockets are not): use one subscriber per thread.
     """
@@ -57,6 +69,7 @@ class Subscriber:
         topic_prefix: str = DEFAULT_TOPIC_PREFIX,
         latest_only: bool = False,
         rcvhwm: int = 16,
+        max_message_bytes: int = MAX_PAYLOAD_BYTES,
         on_error: OnError = "raise",
         context: zmq.Context | None = None,
     ) -> None:
@@ -64,6 +77,9 @@ class Subscriber:
             raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
         if rcvhwm < 1:
             raise ValueError(f"rcvhwm must be at least 1, got {rcvhwm}")
+        if max_message_bytes < 1:
+            raise ValueError(f"max_message_bytes must be at least 1, got {max_message_bytes}")
+        self.max_message_bytes = max_message_bytes
         check_name(topic_prefix, "topic prefix")
         self.endpoint = endpoint
         self.latest_only = latest_only
@@ -81,6 +97,7 @@ class Subscriber:
         try:
             self._socket.setsockopt(zmq.LINGER, 0)
             self._socket.setsockopt(zmq.RCVHWM, rcvhwm)
+            self._socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
             if curve is not None:
                 public, secret, server = curve.load()
                 self._socket.curve_publickey = public
@@ -89,12 +106,19 @@ class Subscriber:
             for topic in sorted(self._topics or {self._prefix}):
                 self._socket.setsockopt(zmq.SUBSCRIBE, topic)
             self._socket.connect(endpoint)
+            self._monitor = self._socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             raise ValueError(f"cannot connect to {endpoint!r}: {exc}") from None
         except BaseException:
             self._socket.close(linger=0)
             raise
+        self.reconnects = 0
+        """Connections made afresh after the publisher's connection ended."""
+        self._disconnected = False
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
 
     def receive(self, timeout: float | None = None) -> StreamResult | None:
         """The next result, or None if ``timeout`` seconds pass without one (None: wait forever)."""
@@ -108,8 +132,14 @@ class Subscriber:
                 if result is not None:
                     return result
                 continue
+            if self._disconnected and not self._socket.poll(0):
+                self._reconnect()  # only once every message of the old connection is read
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self._socket.poll(None if remaining is None else int(remaining * 1000) + 1):
+            events = dict(self._poller.poll(None if remaining is None else int(remaining * 1000) + 1))
+            if self._monitor in events:
+                self._take_disconnections()
+                continue
+            if self._socket not in events:
                 if deadline is not None and time.monotonic() >= deadline:
                     return None
                 continue
@@ -126,7 +156,28 @@ class Subscriber:
                 yield result
 
     def close(self) -> None:
+        self._socket.disable_monitor()
+        self._monitor.close(linger=0)
         self._socket.close(linger=0)
+
+    def _take_disconnections(self) -> None:
+        while True:
+            try:
+                self._monitor.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            self._disconnected = True
+
+    def _reconnect(self) -> None:
+        """After a disconnection: connect anew (the subscriptions are the socket's, and sent again).
+
+        Never while messages of the old connection wait to be read: ending a connection's pipe with
+        messages in it trips an assertion in libzmq's fair queue and aborts the process."""
+        self._disconnected = False
+        with contextlib.suppress(zmq.ZMQError):  # ended for good: libzmq forgot the endpoint already
+            self._socket.disconnect(self.endpoint)
+        self._socket.connect(self.endpoint)
+        self.reconnects += 1
 
     def __enter__(self) -> Subscriber:
         return self
@@ -155,7 +206,7 @@ class Subscriber:
     def _decode(self, frames: list[bytes], received_ns: int, superseded: int) -> StreamResult | None:
         label = frames[0].decode("utf-8", "replace").removeprefix(self._prefix.decode())
         try:
-            result = decode_message(frames, received_ns)
+            result = decode_message(frames, received_ns, self.max_message_bytes)
         except WireFormatError as exc:
             self.stats.bad[label] += 1
             if self.on_error == "raise":

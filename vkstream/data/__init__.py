@@ -19,6 +19,7 @@ from vkstream.data.errors import DatasetError
 from vkstream.data.frame import FRAME_RATE_HZ, Frame, Intrinsics
 from vkstream.data.kitti_raw import KittiRawDataset, read_kitti_timestamps
 from vkstream.data.kitti_step import KittiStepDataset
+from vkstream.data.labels import CITYSCAPES, LabelSpace
 from vkstream.data.pngio import read_png, write_png
 from vkstream.data.semkitti_dvps import SemKittiDvpsDataset
 from vkstream.data.summary import DatasetSummary, SequenceSummary
@@ -26,6 +27,7 @@ from vkstream.data.visualize import colorize_depth, colorize_panoptic, preview_s
 from vkstream.data.writers import DatasetWriter, KittiStepWriter, SemKittiDvpsWriter, make_writer
 
 __all__ = [
+    "CITYSCAPES",
     "CLASSES",
     "CLASS_NAMES",
     "FRAME_RATE_HZ",
@@ -44,6 +46,7 @@ __all__ = [
     "KittiRawDataset",
     "KittiStepDataset",
     "KittiStepWriter",
+    "LabelSpace",
     "SemKittiDvpsDataset",
     "SemKittiDvpsWriter",
     "SequenceDataset",

@@ -7,16 +7,14 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from vkstream.data.classes import PALETTE, THING_IDS
 from vkstream.data.frame import Frame
+from vkstream.data.labels import CITYSCAPES, LabelSpace
 
-_THING_LUT = np.zeros(256, dtype=bool)
-_THING_LUT[list(THING_IDS)] = True
 _GOLDEN = 0.6180339887498949
 _MISSING_GREY = 48
 
 
-def _instance_colors(keys: np.ndarray) -> np.ndarray:
+def _instance_colors(keys: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Deterministic colour per (class << 16 | instance) key: class colour blended with a per-instance hue.
 
     Consecutive instance ids land far apart on the hue circle (golden-ratio steps), so neighbouring
@@ -26,27 +24,32 @@ def _instance_colors(keys: np.ndarray) -> np.ndarray:
     hue = np.floor(np.mod(instances * _GOLDEN + classes * 0.13, 1.0) * 180.0)  # OpenCV 8-bit hue: 0-179
     hsv = np.stack([hue, np.full_like(hue, 210.0), np.full_like(hue, 255.0)], -1)
     vivid = cv2.cvtColor(np.rint(hsv).astype(np.uint8)[:, None, :], cv2.COLOR_HSV2RGB)[:, 0, :]
-    return np.rint(0.55 * PALETTE[classes] + 0.45 * vivid).astype(np.uint8)
+    return np.rint(0.55 * palette[classes] + 0.45 * vivid).astype(np.uint8)
 
 
-def colorize_panoptic(semantic: np.ndarray, instance: np.ndarray | None = None) -> np.ndarray:
-    """HxWx3 uint8 RGB: Cityscapes class colours, per-instance variations on things, void black.
+def colorize_panoptic(
+    semantic: np.ndarray, instance: np.ndarray | None = None, labels: LabelSpace = CITYSCAPES
+) -> np.ndarray:
+    """HxWx3 uint8 RGB: the label space's class colours, per-instance variations on things, void black.
 
     Thing instances also get a one-pixel darker rim where they meet anything else.
     """
     if semantic.ndim != 2 or semantic.dtype != np.uint8:
         raise ValueError(f"semantic must be HxW uint8, got {semantic.dtype} {semantic.shape}")
-    rgb = PALETTE[semantic]
+    palette = labels.lookup_palette()
+    rgb = palette[semantic]
     if instance is None:
         return rgb
     if instance.shape != semantic.shape:
         raise ValueError(f"instance shape {instance.shape} differs from semantic shape {semantic.shape}")
     key = (semantic.astype(np.int64) << 16) | instance.astype(np.int64)
-    things = _THING_LUT[semantic] & (instance > 0)
+    thing_lut = np.zeros(256, dtype=bool)
+    thing_lut[list(labels.things)] = True
+    things = thing_lut[semantic] & (instance > 0)
     if not things.any():
         return rgb
     keys, inverse = np.unique(key[things], return_inverse=True)
-    rgb[things] = _instance_colors(keys)[inverse.ravel()]
+    rgb[things] = _instance_colors(keys, palette)[inverse.ravel()]
     edge = np.zeros(semantic.shape, dtype=bool)
     horizontal = key[:, 1:] != key[:, :-1]
     vertical = key[1:, :] != key[:-1, :]

@@ -17,6 +17,7 @@ from vkstream.launch.commands import config as config_command
 from vkstream.launch.commands import ctl as ctl_command
 from vkstream.launch.commands import demo as demo_command
 from vkstream.launch.commands import eval as eval_command
+from vkstream.launch.commands import export as export_command
 from vkstream.launch.commands import keys as keys_command
 from vkstream.launch.commands import listen as listen_command
 from vkstream.launch.commands import predict as predict_command
@@ -39,6 +40,7 @@ COMMANDS = (
     preview_command,
     train_command,
     predict_command,
+    export_command,
     eval_command,
     config_command,
     listen_command,

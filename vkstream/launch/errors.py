@@ -13,7 +13,7 @@ _LIBRARY_ERRORS = (
     ("vkstream.data", "DatasetError"),
     ("vkstream.nodes.sources", "SourceError"),
     ("vkstream.pipeline.runtime", "PipelineError"),
-    ("vkstream.pipeline.control", "ControlError"),
+    ("vkstream.client.control", "ControlError"),
 )
 
 

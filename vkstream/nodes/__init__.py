@@ -1,5 +1,7 @@
-"""The streaming graph's nodes: thin adapters from models and I/O to the packets they pass on.
+"""The graph's nodes: thin adapters from models and I/O to the packets they pass on.
 
-``sources`` (camera ingest), ``model_nodes`` (backbone, kernel tracker, depth head),
-``publish_node`` and ``publisher`` (results over ZeroMQ), ``packet`` (the message between them).
+``node`` (what a node is: ports, options, packets), ``registry`` (short names of nodes, sources and
+config schemas), ``sources`` (camera ingest), ``model_nodes`` (backbone, kernel tracker, depth head,
+with ``model_spec``, the pipeline's model block), the sinks ``publish_node`` (with ``publisher``,
+results over ZeroMQ), ``evaluate_node`` (online scores) and ``record_node`` (MCAP files).
 """

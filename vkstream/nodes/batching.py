@@ -24,10 +24,11 @@ B = TypeVar("B", bound=Sized)
 
 @dataclass(frozen=True)
 class BatchItem(Generic[B]):
-    """Item ``index`` of ``batch``."""
+    """Item ``index`` of ``batch``, computed by ``model`` (an identity that the next stage checks)."""
 
     batch: B
     index: int
+    model: str = ""
 
 
 def gather_batch(items: Sequence[BatchItem[B]]) -> B:

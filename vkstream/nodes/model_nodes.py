@@ -1,149 +1,222 @@
-"""The online Video K-Net as three nodes of the streaming graph: backbone, kernel tracker, depth head.
+"""The online Video K-Net as three nodes of the graph: backbone, kernel tracker, depth head.
 
-Three nodes rather than one so that the runtime can place the stages apart: each can run in its
-own actor (a stage that falls behind can get more replicas or its own device), while the usual
-deployment fuses all three into one actor on one device, where packets hand the stages' tensors on
-by reference and nothing is copied. Nodes in one process share one loaded model
-(:func:`shared_model`).
+Three nodes rather than one so that the runtime can place the stages apart (each in its own actor,
+on its own device), while the usual deployment fuses all three into one actor, where the stages hand
+each other their tensors by reference. All three compute with the pipeline's ``model:`` block: the
+nodes of one actor share one loaded model (:func:`stage_model`), and each loads only its own part of
+the weights, so stages in separate actors hold only what they run.
 
-Packet data, node by node:
-
-- :class:`BackboneNode`: ``image`` (HxWx3 uint8 RGB) -> ``encoded`` (:class:`BatchItem` of an
-  :class:`EncodedBatch`).
-- :class:`KernelTrackerNode`: adds ``segmented`` (:class:`BatchItem` of a :class:`SegmentedBatch`);
-  holds every stream's tracking state and sets ``Packet.state_reset`` where a stream's track ids
-  start afresh mid-stream.
-- :class:`DepthHeadNode`: ``encoded`` and ``segmented`` -> ``panoptic`` (HxW uint32, class id << 16
-  | track id), ``depth`` (HxW float32 metres) and ``scores`` (panoptic value -> segment confidence).
+Ports: ``backbone``: ``image`` -> ``features``; ``kernel_tracker``: ``features`` -> ``segments``
+(holding every stream's tracking state); ``depth_head``: ``features``, ``segments`` -> ``panoptic``
+(class and track maps with the model's own segment table and label space) and ``depth`` (float32
+metres). Features and segments carry the model's identity; a stage fed by another model refuses them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import os
-import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
-from vkstream.client.message import TRACK_BITS
-from vkstream.models import ModelConfig, OnlineVideoKNet, StreamState
-from vkstream.models.online import EncodedBatch, SegmentedBatch
+from vkstream.data.labels import LabelSpace
+from vkstream.export import MANIFEST, ExportError, is_export_dir, load_export
+from vkstream.models import ModelConfig, OnlineVideoKNet, StreamState, VideoKNet
+from vkstream.models.device import resolve_device
+from vkstream.models.online import EncodedBatch, FrameResult, SegmentedBatch
+from vkstream.models.options import STAGE_NAMES, CompileMode, Precision, StageOptions
+from vkstream.models.stages import Stage
 from vkstream.nodes.batching import BatchItem, gather_batch
-from vkstream.nodes.packet import Packet
-from vkstream.nodes.publisher import panoptic_from_labels, wire_track_id
-from vkstream.train.checkpoint import load_model
+from vkstream.nodes.model_spec import ModelSpec
+from vkstream.nodes.node import DEPTH, IMAGE, PANOPTIC, Node, NodeContext, Packet, Port, ports
+from vkstream.train.checkpoint import load_weights, read_checkpoint, stored_label_space, stored_model_config
+from vkstream.wire import Panoptic, SegmentStats
 
 log = logging.getLogger(__name__)
 
-ASSOCIATIONS: tuple[str, ...] = get_args(ModelConfig.model_fields["association"].annotation)
-"""Values of the ``association`` option: the tracker association a checkpoint's own can be replaced by."""
-
-_MODELS: dict[tuple[str, str, str | None], OnlineVideoKNet] = {}
-_MODELS_LOCK = threading.Lock()
+FEATURES = "video_knet/features"
+SEGMENTS = "video_knet/segments"
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cpu``, ``cuda`` or ``cuda:N`` as given, if present."""
-    if not isinstance(name, str):
-        raise ValueError(f"device must be a string (auto, cpu, cuda or cuda:N), got {name!r}")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cpu":
-        return torch.device("cpu")
-    if device.type != "cuda":
-        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda or cuda:N")
-    if not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but torch sees no CUDA GPU")
-    index = torch.cuda.current_device() if device.index is None else device.index
-    if index >= torch.cuda.device_count():
-        raise ValueError(f"device {name!r} requested but torch sees {torch.cuda.device_count()} CUDA GPU(s)")
-    return torch.device("cuda", index)
+class StageNodeOptions(BaseModel):
+    """A stage's own precision and compilation; unset keys take the ``model:`` block's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    precision: Precision | None = Field(
+        default=None, description="fp32, bf16 or fp16 (default: the model block's)"
+    )
+    compile: CompileMode | None = Field(
+        default=None, description="torch.compile mode (default: the model block's)"
+    )
+    channels_last: bool | None = Field(
+        default=None, description="NHWC convolutions (default: the model block's)"
+    )
 
 
-def shared_model(
-    checkpoint: str | os.PathLike[str],
-    device: str = "auto",
-    threads: int | None = None,
-    association: str | None = None,
-) -> OnlineVideoKNet:
-    """The process's model for these options, loaded on first use: nodes with equal options share it.
+class LoadedModel:
+    """The pipeline's model in one actor: its config, label space, identity and the parts loaded so far.
 
-    ``threads`` sets torch's CPU threads (process-wide) when the model runs on the CPU.
-    ``association`` replaces the checkpoint's tracker association (one of :data:`ASSOCIATIONS`).
-    Checkpoint problems raise the loader's one-line CheckpointError (a ValueError).
+    A checkpoint's parts are built and loaded as stages need them, each with its stage's options; an
+    export directory's stages all come with it, as exported.
     """
-    if not isinstance(checkpoint, str | os.PathLike) or not os.fspath(checkpoint):
-        raise ValueError(f"checkpoint must be a file path, got {checkpoint!r}")
-    target = resolve_device(device)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or null, got {threads!r}")
-    if association is not None and association not in ASSOCIATIONS:
-        raise ValueError(f"unknown association {association!r}; use one of {', '.join(ASSOCIATIONS)}")
-    if threads is not None and target.type == "cpu":
-        torch.set_num_threads(threads)
-    path = Path(checkpoint).expanduser().resolve()
-    key = (str(path), str(target), association)
-    with _MODELS_LOCK:
-        online = _MODELS.get(key)
-        if online is None:
-            overrides = {"association": association} if association is not None else None
-            model, _, _ = load_model(path, target, overrides=overrides)
-            online = _MODELS[key] = OnlineVideoKNet(model)
-    return online
 
+    def __init__(self, spec: ModelSpec, device: torch.device, max_batch: int) -> None:
+        self.spec = spec
+        self.path = Path(spec.checkpoint).expanduser().resolve()
+        self.max_batch = max_batch
+        self.threads = spec.threads if device.type == "cpu" else None
+        self.parts: set[str] = set()
+        """The parts built and loaded, on ``device``; the others hold no weights."""
+        self.weights = 0
+        """Parameters held on the device (0 for an export directory: its programs hold them)."""
+        self.warm_up_seconds: dict[str, float] = {}
+        if is_export_dir(self.path):
+            self._load_export(spec, device)
+            return
+        self.exported = False
+        self._payload = read_checkpoint(self.path, mmap=True)
+        config = stored_model_config(self._payload, self.path)
+        if spec.association is not None:
+            config = config.model_copy(update={"association": spec.association})
+        self.config: ModelConfig = config
+        self.labels: LabelSpace = stored_label_space(self._payload, config, self.path)
+        self.identity = f"{self.path.name}#{_digest(self.path)}/{config.association}"
+        """Equal for stages that run the same weights the same way, wherever they run."""
+        with torch.device("meta"):  # the network's parts as placeholders: no memory, no weights read
+            self._skeleton = VideoKNet(config)
+        stages = {name: Stage(name, getattr(self._skeleton, name), device) for name in STAGE_NAMES}
+        self.online = OnlineVideoKNet.from_stages(config, stages, device)
 
-class _ModelNode:
-    """Options common to the three nodes; the model comes from :func:`shared_model`."""
-
-    def __init__(
-        self,
-        *,
-        checkpoint: str,
-        device: str = "auto",
-        threads: int | None = None,
-        association: str | None = None,
-    ) -> None:
-        self.online = shared_model(checkpoint, device, threads, association)
-        self._threads = threads if self.online.device.type == "cpu" else None
-        self._threads_set_on: set[int] = set()
-
-    def _use_threads(self) -> None:
-        """Apply ``threads`` on the calling thread too: OpenMP keeps the thread count per thread, and
-        the runtime calls ``process`` from its own worker thread, not the one that built the node."""
-        if self._threads is not None and threading.get_ident() not in self._threads_set_on:
-            torch.set_num_threads(self._threads)
-            self._threads_set_on.add(threading.get_ident())
-
-    def forget(self, stream: str) -> None:
-        """Stateless: nothing to free."""
-
-    def close(self) -> None:
-        """The shared model stays loaded for other nodes of the process."""
-
-
-def _with_items(packets: list[Packet], *keys: str) -> list[Packet]:
-    """The packets that carry every one of ``keys`` as a BatchItem; the others are logged and left out."""
-    usable = []
-    for p in packets:
-        missing = [k for k in keys if not isinstance(p.data.get(k), BatchItem)]
-        if missing:
-            log.error(
-                "stream %s seq %d: dropped, it lacks %s from the previous node",
-                p.stream,
-                p.seq,
-                ", ".join(missing),
+    def _load_export(self, spec: ModelSpec, device: torch.device) -> None:
+        try:
+            online, manifest = load_export(self.path, device)
+        except ExportError as err:
+            raise ValueError(str(err)) from None
+        if (spec.precision, spec.compile, spec.channels_last) != ("fp32", "none", False):
+            raise ValueError(
+                f"{self.path} is an export directory: it runs as exported, without precision or compile"
             )
-        else:
-            usable.append(p)
-    return usable
+        self.exported = True
+        self.config = manifest.config
+        if spec.association is not None:
+            self.config = self.config.model_copy(update={"association": spec.association})
+            online.cfg = self.config
+        self.labels = manifest.label_space
+        self.identity = f"{self.path.name}#{_digest(self.path / MANIFEST)}/{self.config.association}"
+        self.online = online
+        self.parts = set(STAGE_NAMES)
+        height, width = manifest.image_size
+        with self.computing():
+            self.warm_up_seconds = online.warm_up((height, width), max_batch=self.max_batch)
+
+    def require(self, part: str, options: StageNodeOptions | None = None) -> None:
+        """Build and load the network's ``part`` (one of :data:`STAGE_NAMES`) unless it is loaded, with
+        ``options`` over the block's, and warm it up for the block's frame sizes."""
+        if part in self.parts:
+            if self.exported and options is not None and options.model_dump(exclude_none=True):
+                raise ValueError(f"{self.path} is an export directory: its stages run as exported")
+            return
+        spec = self.spec
+        chosen = StageOptions(
+            precision=_either(options, "precision", spec.precision),
+            compile=_either(options, "compile", spec.compile),
+            channels_last=_either(options, "channels_last", spec.channels_last),
+        )
+        if chosen.compile != "none" and not spec.warm_up:
+            raise ValueError(f"stage {part} is compiled: give the model block warm_up frame sizes (WxH)")
+        module = type(getattr(self._skeleton, part))(self.config)
+        prefix = part + "."
+        state = {
+            k.removeprefix(prefix): v for k, v in self._payload["state_dict"].items() if k.startswith(prefix)
+        }
+        load_weights(module, state, self.path)
+        device = self.online.device
+        self.online.stages[part] = Stage(part, module.to(device).eval(), device, chosen)
+        self.parts.add(part)
+        self.weights += sum(p.numel() for p in module.parameters())
+        with self.computing():
+            for width, height in spec.warm_up:
+                seconds = self.online.warm_up((height, width), stages=(part,), max_batch=self.max_batch)[part]
+                self.warm_up_seconds[part] = self.warm_up_seconds.get(part, 0.0) + seconds
+
+    @contextmanager
+    def computing(self) -> Iterator[None]:
+        """Inference with the block's CPU threads on the calling thread (OpenMP counts them per thread)."""
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            if self.threads is not None:
+                torch.set_num_threads(previous)
+
+
+def _either(options: StageNodeOptions | None, key: str, default: Any) -> Any:
+    value = getattr(options, key) if options is not None else None
+    return default if value is None else value
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            sha.update(chunk)
+    return sha.hexdigest()[:12]
+
+
+def stage_model(context: NodeContext, part: str, options: StageNodeOptions | None = None) -> LoadedModel:
+    """The actor's model (loaded on first use, shared by the actor's stages) with ``part`` loaded."""
+    if context.model is None:
+        raise ValueError(f"node {context.name!r} computes with the model: give the pipeline a 'model:' block")
+    device = resolve_device(context.device or context.model.device)
+    key = f"vkstream.model@{device}"
+    loaded = context.shared.get(key)
+    if loaded is None:
+        loaded = context.shared[key] = LoadedModel(context.model, device, context.max_batch)
+    loaded.require(part, options)
+    return loaded
+
+
+class _Stage(Node):
+    uses_model = True
+    Options = StageNodeOptions
+    part: str
+
+    def __init__(self, options: Any, context: NodeContext) -> None:
+        super().__init__(options, context)
+        self.model = stage_model(context, self.part, options)
+        self.online = self.model.online
+
+    def report(self) -> dict[str, Any]:
+        seconds = self.model.warm_up_seconds.get(self.part)
+        return {} if seconds is None else {"warm_up_s": round(seconds, 2)}
+
+    def _items(self, packets: list[Packet], *ports: str) -> list[Packet]:
+        """The packets whose ``ports`` hold batch items of this very model; others are logged, left out."""
+        return [p for p in packets if self._fits(p, ports)]
+
+    def _fits(self, p: Packet, ports: tuple[str, ...]) -> bool:
+        items = {port: p.inputs.get(port) for port in ports}
+        models = {
+            port: item.model if isinstance(item, BatchItem) else "no model" for port, item in items.items()
+        }
+        bad = ", ".join(
+            f"{port} from {model}" for port, model in models.items() if model != self.model.identity
+        )
+        if bad:
+            name, identity = self.context.name, self.model.identity
+            log.error("stream %s seq %d: dropped, %s: node %r runs %s", p.stream, p.seq, bad, name, identity)
+        return not bad
 
 
 def _image_problem(image: Any) -> str | None:
@@ -154,14 +227,17 @@ def _image_problem(image: Any) -> str | None:
     return None
 
 
-class BackboneNode(_ModelNode):
+class BackboneNode(_Stage):
     """HxWx3 uint8 RGB frames -> backbone and neck features, one batch on the model's device."""
 
+    inputs = ports(image=Port(IMAGE))
+    outputs = ports(features=Port(FEATURES, "backbone and neck features on the model's device"))
+    part = "backbone_neck"
+
     def process(self, packets: list[Packet]) -> list[Packet]:
-        self._use_threads()
         good = []
         for p in packets:
-            problem = _image_problem(p.data.get("image"))
+            problem = _image_problem(p.inputs.get("image"))
             if problem is None:
                 good.append(p)
             else:
@@ -169,35 +245,33 @@ class BackboneNode(_ModelNode):
         if not good:
             return []
         # The batch's size is its most common one (the first on a tie); frames of another are dropped.
-        size = Counter(p.data["image"].shape for p in good).most_common(1)[0][0]
-        kept = []
+        size = Counter(p.inputs["image"].shape for p in good).most_common(1)[0][0]
+        kept = [p for p in good if p.inputs["image"].shape == size]
         for p in good:
-            if p.data["image"].shape == size:
-                kept.append(p)
-            else:
+            if p.inputs["image"].shape != size:
+                shape = p.inputs["image"].shape[:2]
                 log.error(
-                    "stream %s seq %d: dropped, its image %s is not of the batch's size %s",
+                    "stream %s seq %d: dropped, its image %s is not the batch's %s",
                     p.stream,
                     p.seq,
-                    p.data["image"].shape[:2],
+                    shape,
                     size[:2],
                 )
-        images = torch.from_numpy(np.stack([p.data["image"] for p in kept]))
+        images = torch.from_numpy(np.stack([p.inputs["image"] for p in kept]))
         device = self.online.device
         if device.type == "cuda":
             images = images.pin_memory()
-        with torch.inference_mode():
+        with self.model.computing():
             # uint8 crosses to the device (a quarter of float32); the conversion runs there.
             images = images.to(device, non_blocking=True).permute(0, 3, 1, 2)
             images = images.to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
             encoded = self.online.encode(images)
         for i, p in enumerate(kept):
-            del p.data["image"]
-            p.data["encoded"] = BatchItem(encoded, i)
+            p.outputs["features"] = BatchItem(encoded, i, self.model.identity)
         return kept
 
 
-class KernelTrackerNode(_ModelNode):
+class KernelTrackerNode(_Stage):
     """Kernel head, panoptic merge and tracker; keeps every stream's state on the model's device.
 
     A stream's state starts afresh at a ``restart`` packet, at a frame of another size than the
@@ -206,23 +280,18 @@ class KernelTrackerNode(_ModelNode):
     subscribers must not expect its track ids to continue the earlier frames'.
     """
 
-    def __init__(
-        self,
-        *,
-        checkpoint: str,
-        device: str = "auto",
-        threads: int | None = None,
-        association: str | None = None,
-    ) -> None:
-        super().__init__(checkpoint=checkpoint, device=device, threads=threads, association=association)
+    inputs = ports(features=Port(FEATURES))
+    outputs = ports(segments=Port(SEGMENTS, "kernels, masks and track ids on the model's device"))
+    part = "kernel_head"
+
+    def __init__(self, options: Any, context: NodeContext) -> None:
+        super().__init__(options, context)
         self._states: dict[str, StreamState] = {}
 
     def process(self, packets: list[Packet]) -> list[Packet]:
-        self._use_threads()
-        packets = _with_items(packets, "encoded")
         seen: set[str] = set()
         unique = []
-        for p in packets:
+        for p in self._items(packets, "features"):
             if p.stream in seen:
                 log.error(
                     "stream %s seq %d: dropped, a second frame of the stream in one batch", p.stream, p.seq
@@ -232,12 +301,13 @@ class KernelTrackerNode(_ModelNode):
                 unique.append(p)
         if not unique:
             return []
-        encoded: EncodedBatch = gather_batch([p.data["encoded"] for p in unique])
+        encoded: EncodedBatch = gather_batch([p.inputs["features"] for p in unique])
         states = [self._state_for(p, encoded.image_size) for p in unique]
-        segmented = self.online.segment(encoded, states)
+        with self.model.computing():
+            segmented = self.online.segment(encoded, states)
         for i, p in enumerate(unique):
             self._states[p.stream] = segmented.new_states[i]
-            p.data["segmented"] = BatchItem(segmented, i)
+            p.outputs["segments"] = BatchItem(segmented, i, self.model.identity)
         return unique
 
     def _state_for(self, packet: Packet, size: tuple[int, int]) -> StreamState | None:
@@ -265,33 +335,49 @@ class KernelTrackerNode(_ModelNode):
         self._states.clear()
 
     def report(self) -> dict[str, Any]:
-        return {"streams": len(self._states)}
+        return {**super().report(), "streams": len(self._states)}
 
 
-class DepthHeadNode(_ModelNode):
-    """Depth head and the host-side outputs: panoptic map, depth map and per-segment scores."""
+class DepthHeadNode(_Stage):
+    """Depth head and the host-side result: class and track maps, the segment table, depth in metres."""
+
+    inputs = ports(features=Port(FEATURES), segments=Port(SEGMENTS))
+    outputs = ports(
+        panoptic=Port(PANOPTIC, "class and track maps, the model's segment table and label space"),
+        depth=Port(DEPTH),
+    )
+    part = "depth_head"
 
     def process(self, packets: list[Packet]) -> list[Packet]:
-        self._use_threads()
-        packets = _with_items(packets, "encoded", "segmented")
+        packets = self._items(packets, "features", "segments")
         if not packets:
             return []
-        encoded: EncodedBatch = gather_batch([p.data["encoded"] for p in packets])
-        segmented: SegmentedBatch = gather_batch([p.data["segmented"] for p in packets])
-        results = self.online.estimate_depth(encoded, segmented)
-        with torch.inference_mode():
-            # One transfer for the batch: class, track and the depth's bits as int32 planes.
-            planes = [(r.semantic.to(torch.int32), r.track, r.depth.view(torch.int32)) for r in results]
-            maps = torch.stack([plane for frame in planes for plane in frame]).cpu().numpy()
-            maps = maps.reshape(len(results), 3, *maps.shape[1:])
-        for p, r, m in zip(packets, results, maps, strict=True):
-            scores: dict[int, float] = {}
-            for s in r.segments:
-                # Segments of one class without a track share a panoptic value: it keeps the best score.
-                value = (s.class_id << TRACK_BITS) | wire_track_id(s.track_id)
-                scores[value] = max(scores.get(value, 0.0), s.score)
-            del p.data["encoded"], p.data["segmented"]
-            p.data["panoptic"] = panoptic_from_labels(m[0], m[1])
-            p.data["depth"] = m[2].view(np.float32)
-            p.data["scores"] = scores
+        encoded: EncodedBatch = gather_batch([p.inputs["features"] for p in packets])
+        segmented: SegmentedBatch = gather_batch([p.inputs["segments"] for p in packets])
+        with self.model.computing():
+            results = self.online.estimate_depth(encoded, segmented)
+        for p, (panoptic, depth) in zip(packets, host_results(results, self.model.labels), strict=True):
+            p.outputs["panoptic"], p.outputs["depth"] = panoptic, depth
         return packets
+
+
+def host_results(results: list[FrameResult], labels: LabelSpace) -> list[tuple[Panoptic, np.ndarray]]:
+    """The model's results on the host as neutral frames and float32 depth, in one transfer for the batch."""
+    with torch.inference_mode():
+        planes = [(r.semantic.to(torch.int32), r.track, r.depth.view(torch.int32)) for r in results]
+        maps = torch.stack([plane for frame in planes for plane in frame]).cpu().numpy()
+    maps = maps.reshape(len(results), 3, *maps.shape[1:])
+    out = []
+    for r, m in zip(results, maps, strict=True):
+        table = tuple(segment_stats(s) for s in r.segments)
+        out.append((Panoptic(m[0].astype(np.uint8), m[1], labels, table), m[2].view(np.float32)))
+    return out
+
+
+def segment_stats(segment: Any) -> SegmentStats:
+    """A model segment in the wire's terms; without a median pixel, its box's centre stands in."""
+    x0, y0, x1, y1 = segment.bbox
+    center = getattr(segment, "center", None) or ((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2)
+    return SegmentStats(
+        segment.class_id, segment.track_id, segment.score, segment.area, segment.bbox, segment.depth_m, center
+    )

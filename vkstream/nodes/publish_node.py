@@ -1,26 +1,39 @@
-"""The graph's sink: publishes each frame over ZeroMQ and scores replays that carry ground truth.
+"""The graph's publishing sink: each frame's panoptic result and depth over ZeroMQ (wire format v1).
 
 Sequence numbers published per stream stay increasing even when the stream's ingest restarts and
 numbers from 0 again: the node continues the count and flags ``state_reset``. ``dropped`` is how many
 of the stream's captured frames never reached this node (seq gaps), plus the publisher's own drops.
-Online evaluation (STQ/DSTQ by default) runs on the frames actually published, as they are published.
+
+After every batch the node saves its bound endpoint and its counts (:class:`NodeState`): a node
+restarted with its actor binds the same port again, even when the config says ``tcp://HOST:*``, so
+subscribers keep receiving on the endpoint they connected to, and each stream's seq and drop counts go
+on where they were.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
+from pydantic import Field
 
-from vkstream.client.message import TRACK_BITS
-from vkstream.data.frame import Frame
-from vkstream.eval import EvalError, Evaluator
-from vkstream.nodes.packet import Packet
-from vkstream.nodes.publisher import FrameOutput, Publisher, PublisherConfig
+from vkstream.nodes.node import DEPTH, PANOPTIC, Node, NodeContext, Packet, Port, ports
+from vkstream.nodes.publisher import Publisher, PublisherConfig
+from vkstream.wire import FrameOutput
 
 log = logging.getLogger(__name__)
+
+REBIND_S = 5.0
+"""How long a restarted publisher tries to bind its previous port again (the dead process may still
+hold it for a moment)."""
+
+
+class PublishOptions(PublisherConfig):
+    flush_timeout_s: float = Field(
+        default=1.0, gt=0, description="longest wait for a batch's messages to reach ZeroMQ"
+    )
 
 
 @dataclass
@@ -31,48 +44,56 @@ class _StreamCount:
     last_in: int = -1
     last_out: int = -1
     published: int = 0
-    run: int = 0
-    """Evaluation runs: a replay's loop or restart starts a new sequence for the metrics."""
 
 
-class PublishNode:
-    """Options: every :class:`PublisherConfig` key, plus ``evaluate`` and ``metrics``."""
+class PublishNode(Node):
+    """Publishes every frame it gets; its options are the :class:`PublisherConfig` keys."""
 
-    def __init__(
-        self,
-        *,
-        evaluate: bool = True,
-        metrics: list[str] | tuple[str, ...] = ("stq", "dstq"),
-        flush_timeout_s: float = 1.0,
-        **publisher: Any,
-    ) -> None:
-        self.config = PublisherConfig.model_validate(publisher)
-        self.flush_timeout_s = flush_timeout_s
-        self._evaluator: Evaluator | None = Evaluator(metrics) if evaluate else None
-        self._counts: dict[str, _StreamCount] = {}
-        self._eval_errors = 0
-        self._publisher = Publisher(self.config)
+    inputs = ports(panoptic=Port(PANOPTIC), depth=Port(DEPTH))
+    Options = PublishOptions
+
+    def __init__(self, options: PublishOptions, context: NodeContext) -> None:
+        super().__init__(options, context)
+        saved = context.state.load() or {}
+        self._counts = {stream: _StreamCount(**c) for stream, c in saved.get("counts", {}).items()}
+        config = PublisherConfig.model_validate(options.model_dump(exclude={"flush_timeout_s"}))
+        if saved.get("endpoint"):
+            config = config.model_copy(update={"endpoint": saved["endpoint"]})
+        self._publisher = self._bind(config, REBIND_S if saved.get("endpoint") else 0.0)
         self.endpoint = self._publisher.endpoint
+        if saved:
+            log.warning(
+                "publisher restarted on %s with the counts of %d stream(s)", self.endpoint, len(self._counts)
+            )
+        self._save()
+
+    @staticmethod
+    def _bind(config: PublisherConfig, patience_s: float) -> Publisher:
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                return Publisher(config)
+            except ValueError:  # address in use: the dead process's socket may not be gone yet
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
+
+    def _save(self) -> None:
+        counts = {stream: asdict(c) for stream, c in self._counts.items()}
+        self.context.state.save({"endpoint": self.endpoint, "counts": counts})
 
     def process(self, packets: list[Packet]) -> list[Packet]:
         out = []
         for p in packets:
             try:
                 self._publish(p)
-            except KeyError as exc:
-                log.error(
-                    "stream %r frame %d not published: it has no %s from the model", p.stream, p.seq, exc
-                )
-                continue
             except ValueError as exc:
                 log.error("stream %r frame %d not published: %s", p.stream, p.seq, exc)
                 continue
             out.append(p)
         # Hand every frame to ZeroMQ before returning, so the caller's timing covers encoding and sending.
-        self._publisher.flush(self.flush_timeout_s)
-        for p in out:
-            self._score(p)
-            p.data.clear()
+        self._publisher.flush(self.options.flush_timeout_s)
+        self._save()
         return out
 
     def _publish(self, p: Packet) -> None:
@@ -85,22 +106,15 @@ class PublishNode:
         if p.seq + count.offset <= count.last_out:
             raise ValueError(f"seq {p.seq} arrived after seq {count.last_in}")
         seq = p.seq + count.offset
-        if p.restart or reset:
-            count.run += 1
-        latency = {}
-        for t in p.timings:
-            latency[f"{t.node}.wait"] = t.wait_ms
-            latency[f"{t.node}.compute"] = t.compute_ms
         self._publisher.publish(
             FrameOutput(
                 stream=p.stream,
                 seq=seq,
                 stamp_ns=p.stamp_ns,
-                panoptic=p.data["panoptic"],
-                depth=p.data["depth"],
-                scores=p.data.get("scores"),
+                panoptic=p.inputs["panoptic"],
+                depth=p.inputs["depth"],
                 intrinsics=p.meta.get("intrinsics"),
-                latency_ms=latency,
+                latency_ms=p.latency_ms(),
                 dropped=seq - count.published,
                 state_reset=reset,
             )
@@ -108,50 +122,21 @@ class PublishNode:
         count.last_in, count.last_out = p.seq, seq
         count.published += 1
 
-    def _score(self, p: Packet) -> None:
-        gt: Frame | None = p.meta.get("ground_truth")
-        if self._evaluator is None or gt is None:
-            return
-        panoptic = np.asarray(p.data["panoptic"])
-        pred = Frame(
-            sequence=gt.sequence,
-            index=gt.index,
-            timestamp=gt.timestamp,
-            semantic=(panoptic >> TRACK_BITS).astype(np.uint8),
-            instance=(panoptic & ((1 << TRACK_BITS) - 1)).astype(np.uint16),
-            depth=np.asarray(p.data["depth"], np.float32),
-        )
-        count = self._counts[p.stream]
-        try:
-            self._evaluator.update(gt, pred, f"{p.stream}#{count.run}")
-        except EvalError as exc:
-            self._eval_errors += 1
-            # Once, not per frame: a replay without depth, say, fails every frame the same way.
-            level = logging.ERROR if self._eval_errors == 1 else logging.DEBUG
-            log.log(level, "stream %r frame %d not scored: %s", p.stream, p.seq, exc)
-
     def forget(self, stream: str) -> None:
+        """A stream attached again under this id starts afresh: seq from 0, no drops."""
         self._counts.pop(stream, None)
+        self._publisher.forget(stream)
+        self._save()
 
     def report(self) -> dict[str, Any]:
         stats = self._publisher.stats
-        report: dict[str, Any] = {
+        return {
             "endpoint": self.endpoint,
             "sent": dict(stats.sent),
             "publisher_dropped": dict(stats.dropped),
             "failed": dict(stats.failed),
             "bytes_sent": stats.bytes_sent,
         }
-        if self._evaluator is not None and self._evaluator.frames:
-            result = self._evaluator.result()
-            report["evaluation"] = {
-                "frames": self._evaluator.frames,
-                "table": result.format_table(),
-                **result.to_json(),
-            }
-        if self._eval_errors:
-            report["evaluation_errors"] = self._eval_errors
-        return report
 
     def close(self) -> None:
         self._publisher.close()

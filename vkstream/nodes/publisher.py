@@ -1,8 +1,9 @@
 """The publisher node: sends each frame's panoptic, depth and segments to planners over ZeroMQ.
 
-``publish()`` checks and copies a result and returns; a sender thread derives the segment list,
-encodes (wire format v1, docs/wire-format.md) and hands the message to an XPUB socket, which never
-blocks. So neither a slow encoder nor a slow or absent subscriber can hold up the caller:
+``publish()`` checks and copies a result and returns; a sender thread builds the wire result
+(:func:`vkstream.wire.stream_result`), encodes it (wire format v1, docs/wire-format.md) and hands the
+message to an XPUB socket, which never blocks. So neither a slow encoder nor a slow or absent
+subscriber can hold up the caller:
 
 - up to ``queue_size`` results per stream wait for the sender thread (``latest_only``: one); when
   a stream's queue is full its oldest result is dropped, counted in ``stats.dropped`` and in the
@@ -14,50 +15,25 @@ blocks. So neither a slow encoder nor a slow or absent subscriber can hold up th
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Collection, Mapping, Sequence
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
-import numpy as np
 import zmq
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vkstream.client.arrays import Codec
-from vkstream.client.curve import load_key_pair
-from vkstream.client.message import (
-    DEFAULT_TOPIC_PREFIX,
-    TRACK_BITS,
-    StreamResult,
-    check_name,
-    encode_message,
-)
-from vkstream.data.classes import CLASS_NAMES, THING_IDS, VOID
-from vkstream.data.frame import Intrinsics
-from vkstream.nodes.segments import derive_segments
+from vkstream.client.message import DEFAULT_TOPIC_PREFIX, check_name, encode_message
+from vkstream.nodes.curve_server import CurveServerConfig, secure_server
+from vkstream.wire import DEFAULT_ENDPOINT, FrameOutput, check_endpoint, checked_output, stream_result
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5560"
-FLOAT16_MAX = 65504.0
-_LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
-
-
-class CurveServerConfig(BaseModel):
-    """CURVE for the publisher: its key pair, and which clients it admits."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    secret_key_file: Path = Field(description="the server's '.key_secret' file from 'vkstream keys'")
-    authorized_clients: Path | None = Field(
-        default=None,
-        description="folder of admitted clients' public '.key' files; null admits any client that "
-        "holds the server's public key",
-    )
+MAX_UPSTREAM_BYTES = 4096
+"""Largest message a subscriber may send the XPUB socket (a subscription is a byte and a topic); libzmq
+disconnects a peer that sends more before buffering it."""
 
 
 class PublisherConfig(BaseModel):
@@ -95,80 +71,6 @@ class PublisherConfig(BaseModel):
         return 1 if self.latest_only else self.queue_size
 
 
-def check_endpoint(endpoint: str, allow_remote: bool) -> None:
-    """Raise ValueError for a malformed endpoint, or a non-loopback TCP bind not explicitly allowed."""
-    scheme, sep, address = endpoint.partition("://")
-    if not sep or scheme not in ("tcp", "ipc", "inproc") or not address:
-        raise ValueError(f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT or ipc://PATH")
-    if scheme != "tcp":
-        return
-    host, colon, port = address.rpartition(":")
-    if not colon or not host or not (port == "*" or (port.isdigit() and 0 < int(port) < 65536)):
-        raise ValueError(f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT, e.g. {DEFAULT_ENDPOINT}")
-    if allow_remote or _is_loopback(host.strip("[]")):
-        return
-    raise ValueError(
-        f"endpoint {endpoint!r} would accept connections from other machines; bind 127.0.0.1, or set "
-        "allow_remote (and consider CURVE) to publish beyond this host"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # '*', 0.0.0.0 handled above; interface names such as eth0 are not loopback
-
-
-@dataclass
-class FrameOutput:
-    """One frame of one stream as the pipeline hands it to the publisher; model-agnostic.
-
-    ``seq`` counts the stream's captured frames from 0, and ``dropped`` how many of them never
-    reached the publisher: together they let subscribers tell pipeline drops from network losses.
-    ``scores`` maps segment id (panoptic value) to confidence; None for sources without one.
-    ``latency_ms`` holds the stages so far; the publisher adds ``publish`` and ``total``.
-    """
-
-    stream: str
-    seq: int
-    stamp_ns: int
-    panoptic: np.ndarray
-    """HxW unsigned ints: class_id * 65536 + track_id; no void."""
-    depth: np.ndarray
-    """HxW float metres, 0 = no estimate."""
-    scores: Mapping[int, float] | None = None
-    intrinsics: Intrinsics | None = None
-    latency_ms: Mapping[str, float] = field(default_factory=dict)
-    dropped: int = 0
-    state_reset: bool = False
-
-
-MAX_TRACK_ID = (1 << TRACK_BITS) - 1
-
-
-def wire_track_id(track: int) -> int:
-    """The track id as published: ids above 65535 (a stream running for hours) wrap round to 1.."""
-    return (track - 1) % MAX_TRACK_ID + 1 if track > MAX_TRACK_ID else track
-
-
-def panoptic_from_labels(semantic: np.ndarray, instance: np.ndarray) -> np.ndarray:
-    """HxW uint32 panoptic map from class ids and track ids; void pixels are refused.
-
-    Track ids wrap as :func:`wire_track_id` does, so they never spill into the class bits.
-    """
-    if semantic.shape != instance.shape or semantic.ndim != 2:
-        raise ValueError(f"class map {semantic.shape} and track map {instance.shape} must be the same HxW")
-    if semantic.size and int(semantic.max()) >= VOID:
-        raise ValueError("the class map holds void pixels; published results assign every pixel a class")
-    tracks = instance.astype(np.int64)
-    if tracks.size and int(tracks.max()) > MAX_TRACK_ID:
-        tracks = np.where(tracks > MAX_TRACK_ID, (tracks - 1) % MAX_TRACK_ID + 1, tracks)
-    return (semantic.astype(np.uint32) << TRACK_BITS) | tracks.astype(np.uint32)
-
-
 @dataclass
 class PublisherStats:
     """Counts since the publisher started, per stream id."""
@@ -195,16 +97,8 @@ class Publisher:
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(
-        self,
-        config: PublisherConfig | None = None,
-        *,
-        classes: Sequence[str] = CLASS_NAMES,
-        thing_ids: Collection[int] = THING_IDS,
-    ) -> None:
+    def __init__(self, config: PublisherConfig | None = None) -> None:
         self.config = config or PublisherConfig()
-        self.classes = tuple(classes)
-        self.thing_ids = frozenset(thing_ids)
         self._cond = threading.Condition()
         self._queues: dict[str, deque[_Pending]] = {}
         self._last_seq: dict[str, int] = {}
@@ -213,6 +107,7 @@ class Publisher:
         self._closing = False
         self._stats = PublisherStats()
         self._subscriptions = 0
+        self._topics: Counter[bytes] = Counter()
         self._context = zmq.Context()
         self._auth = None
         self._socket = self._context.socket(zmq.XPUB)
@@ -233,21 +128,9 @@ class Publisher:
         socket.setsockopt(zmq.LINGER, 200)
         socket.setsockopt(zmq.SNDHWM, cfg.sndhwm)
         socket.setsockopt(zmq.XPUB_VERBOSER, 1)  # see every (un)subscription, to count subscribers
+        socket.setsockopt(zmq.MAXMSGSIZE, MAX_UPSTREAM_BYTES)
         if cfg.curve is not None:
-            public, secret = load_key_pair(cfg.curve.secret_key_file)
-            from zmq.auth.thread import ThreadAuthenticator
-
-            self._auth = ThreadAuthenticator(self._context, log=log.getChild("auth"))
-            self._auth.start()
-            if cfg.curve.authorized_clients is None:
-                self._auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
-            else:
-                if not cfg.curve.authorized_clients.is_dir():
-                    raise ValueError(f"authorized_clients folder {cfg.curve.authorized_clients} not found")
-                self._auth.configure_curve(domain="*", location=str(cfg.curve.authorized_clients))
-            socket.curve_secretkey = secret
-            socket.curve_publickey = public
-            socket.curve_server = True
+            self._auth = secure_server(socket, self._context, cfg.curve)
         try:
             socket.bind(cfg.endpoint)
         except zmq.ZMQError as exc:
@@ -257,7 +140,7 @@ class Publisher:
 
     def publish(self, output: FrameOutput) -> None:
         """Queue ``output`` for sending and return at once; raises ValueError for a bad result."""
-        checked = self._checked(output)
+        checked = checked_output(output)
         with self._cond:
             if self._closing:
                 raise RuntimeError("the publisher is closed")
@@ -271,6 +154,16 @@ class Publisher:
                 self._stats.dropped[output.stream] += 1
             self._order += 1
             queue.append(_Pending(checked, time.time_ns(), self._order))
+            self._cond.notify_all()
+
+    def forget(self, stream: str) -> None:
+        """Drop all that is known of ``stream`` (its last seq, queued results, counts): a stream
+        attached later under the same id starts afresh, from seq 0."""
+        with self._cond:
+            self._last_seq.pop(stream, None)
+            self._queues.pop(stream, None)
+            for table in (self._stats.sent, self._stats.dropped, self._stats.failed):
+                table.pop(stream, None)
             self._cond.notify_all()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -311,51 +204,6 @@ class Publisher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _checked(self, output: FrameOutput) -> FrameOutput:
-        """A private copy in wire types, after the checks that are cheap enough for the caller's thread."""
-        check_name(output.stream, "stream id")
-        if not isinstance(output.seq, (int, np.integer)) or output.seq < 0:
-            raise ValueError(f"seq must be a non-negative int, got {output.seq!r}")
-        if not isinstance(output.stamp_ns, (int, np.integer)) or output.stamp_ns < 0:
-            raise ValueError(f"stamp_ns must be a non-negative int (Unix ns), got {output.stamp_ns!r}")
-        panoptic, depth = np.asarray(output.panoptic), np.asarray(output.depth)
-        if (
-            panoptic.ndim != 2
-            or panoptic.dtype.kind != "u"
-            or panoptic.dtype.itemsize > 4
-            or 0 in panoptic.shape
-        ):
-            raise ValueError(
-                f"panoptic must be a non-empty HxW uint32 map, got {panoptic.dtype} {panoptic.shape}"
-            )
-        if depth.shape != panoptic.shape or depth.dtype.kind != "f":
-            raise ValueError(
-                f"depth must be float metres of the panoptic map's shape {panoptic.shape}, "
-                f"got {depth.dtype} {depth.shape}"
-            )
-        top_class = int(panoptic.max()) >> TRACK_BITS
-        if top_class >= len(self.classes):
-            raise ValueError(f"panoptic holds class id {top_class}; there are {len(self.classes)} classes")
-        if not np.isfinite(depth).all() or depth.min() < 0 or depth.max() > FLOAT16_MAX:
-            raise ValueError(f"depth must be finite metres in [0, {FLOAT16_MAX:g}]")
-        latency = dict(output.latency_ms)
-        if "total" in latency or "publish" in latency:
-            raise ValueError("latency_ms must not hold 'total' or 'publish': the publisher adds them")
-        if output.dropped < 0:
-            raise ValueError(f"dropped must be non-negative, got {output.dropped}")
-        return FrameOutput(
-            stream=output.stream,
-            seq=int(output.seq),
-            stamp_ns=int(output.stamp_ns),
-            panoptic=panoptic.astype(np.uint32, copy=True),
-            depth=depth.astype(np.float16),
-            scores=None if output.scores is None else dict(output.scores),
-            intrinsics=output.intrinsics,
-            latency_ms={str(k): float(v) for k, v in latency.items()},
-            dropped=int(output.dropped),
-            state_reset=bool(output.state_reset),
-        )
-
     # ---- the sender thread -------------------------------------------------------------------
 
     def _has_pending(self) -> bool:
@@ -392,43 +240,35 @@ class Publisher:
                 self._cond.notify_all()
 
     def _encode(self, item: _Pending, own_drops: int) -> list[bytes]:
-        out = item.output
-        segments = derive_segments(out.panoptic, out.depth, self.thing_ids, out.scores, out.intrinsics)
-        publish_ns = time.time_ns()
-        latency = {
-            **out.latency_ms,
-            "publish": (publish_ns - item.accepted_ns) / 1e6,
-            "total": (publish_ns - out.stamp_ns) / 1e6,
-        }
-        result = StreamResult(
-            stream=out.stream,
-            seq=out.seq,
-            stamp_ns=out.stamp_ns,
-            publish_ns=publish_ns,
-            classes=self.classes,
-            panoptic=out.panoptic,
-            depth=out.depth,
-            segments=segments,
-            latency_ms=latency,
-            dropped=out.dropped + own_drops,
-            state_reset=out.state_reset,
-        )
+        result = stream_result(item.output, time.time_ns(), item.accepted_ns, own_drops)
         cfg = self.config
         return encode_message(result, cfg.codec, cfg.codec_level, cfg.topic_prefix)
 
     def _read_subscriptions(self) -> None:
-        """Count XPUB's (un)subscription messages: first byte 1 = subscribe, 0 = unsubscribe."""
+        """Count XPUB's (un)subscription messages: first byte 1 = subscribe, 0 = unsubscribe.
+
+        Anything else a peer sends upstream (an XSUB may send any bytes, in several parts) is not a
+        subscription and is ignored, and so is an unsubscription from a topic nobody subscribed to
+        (libzmq passes those on too): no peer can make the count go below the subscriptions there are.
+        """
         while True:
             try:
-                event = self._socket.recv(zmq.NOBLOCK)
-            except zmq.Again:
+                parts = self._socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.ZMQError:  # zmq.Again: nothing more; otherwise the socket is closing
                 return
-            except zmq.ZMQError:
-                return
-            if event:
-                with self._cond:
-                    self._subscriptions += 1 if event[0] == 1 else -1
-                    self._cond.notify_all()
+            event = parts[0] if len(parts) == 1 else b""
+            if event[:1] not in (b"\x00", b"\x01"):
+                continue
+            topic = event[1:]
+            with self._cond:
+                if event[0] == 1:
+                    self._topics[topic] += 1
+                elif self._topics[topic] > 1:
+                    self._topics[topic] -= 1
+                elif self._topics.pop(topic, 0) == 0:
+                    continue
+                self._subscriptions = sum(self._topics.values())
+                self._cond.notify_all()
 
     def _shutdown_zmq(self) -> None:
         self._socket.close()

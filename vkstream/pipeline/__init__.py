@@ -1,5 +1,6 @@
 """The streaming runtime: the graph of nodes as Ray actors, batching, backpressure, telemetry, control.
 
-Model-agnostic: nodes are loaded by import path inside their actors (``vkstream.pipeline.node``).
-Start with :class:`vkstream.pipeline.runtime.Pipeline` and :class:`vkstream.pipeline.config.PipelineConfig`.
+Model-agnostic: nodes come from the registry by name and are built inside their actors; the runtime
+only reads their declared ports. Start with :class:`vkstream.pipeline.runtime.Pipeline` and
+:class:`vkstream.pipeline.config.PipelineConfig`.
 """

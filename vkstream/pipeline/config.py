@@ -1,13 +1,23 @@
-"""The pipeline's YAML config: the chain of nodes, the streams, and how the runtime treats them."""
+"""The pipeline's YAML config: the model, the graph of nodes, the streams, how the runtime treats them.
+
+Validating a config validates the whole graph too (:func:`vkstream.pipeline.graph.build_graph`):
+every edge, every port's type and every node's options, before anything starts.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from vkstream.client.message import check_name
-from vkstream.nodes.sources import SourceSpec
+from vkstream.nodes.curve_server import CurveServerConfig
+from vkstream.nodes.model_spec import Device, ModelSpec
+from vkstream.nodes.sources import source_spec_type
+from vkstream.pipeline.graph import build_graph
+from vkstream.wire import check_endpoint, check_name, is_loopback_endpoint
+
+SourceSpec = source_spec_type()
+"""Any registered source; ``kind`` picks which (video, camera, url, images, kitti, and plug-ins')."""
 
 DEFAULT_CONTROL_ENDPOINT = "tcp://127.0.0.1:5561"
 
@@ -16,38 +26,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _named(what: str) -> Any:
+    """A name that can be part of a topic or an actor name (letters, digits, ``_ . : -``)."""
+    return Annotated[str, AfterValidator(lambda value: check_name(value, what))]
+
+
 class Resources(_Strict):
     """What an actor asks Ray for; nodes fused into one actor ask for the largest of each."""
 
     num_cpus: float = Field(default=1.0, ge=0, description="logical CPUs reserved for the actor")
-    num_gpus: float = Field(
-        default=0.0, ge=0, description="GPUs (fractions share one); 0 with device cuda means 1"
-    )
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs (fractions share one); 0 on cuda means 1")
     custom: dict[str, float] = Field(
-        default_factory=dict, description="custom Ray resources, e.g. {camera_host: 1} to pin to a node"
+        default_factory=dict, description="custom Ray resources, e.g. {gpu_host: 1}"
     )
 
 
 class NodeSpec(_Strict):
-    """One node of the chain."""
+    """One node of the graph."""
 
-    name: str = Field(description="unique name, used in telemetry and actor names")
-    type: str = Field(description="backbone, kernel_tracker, depth_head, publisher, or package.module:Class")
-    options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the node")
-    device: str | None = Field(
+    name: _named("node name") = Field(description="unique; in port references, telemetry, actor names")
+    type: str = Field(
+        description="a registered node type (publisher, evaluator, ...) or package.module:Class"
+    )
+    inputs: list[str] | dict[str, str] | None = Field(
         default=None,
-        description="auto, cpu, cuda or cuda:N for nodes that compute on a device (passed to the node); "
-        "consecutive nodes on one device share an actor so tensors pass by reference",
+        description="NODE.PORT or NODE (its outputs matched by name) or {INPUT: NODE.PORT}; ingest is the "
+        "camera (ingest.image, ingest.truth); null: each input from the nearest earlier node having it",
     )
-    actor: str | None = Field(
-        default=None, description="run in the actor of this name (consecutive nodes); overrides fusion"
+    options: dict[str, Any] = Field(default_factory=dict, description="the node's options")
+    device: Device | None = Field(
+        default=None, description="auto, cpu, cuda or cuda:N (model nodes: the model's); equal ones fuse"
     )
+    actor: str | None = Field(default=None, description="run in the actor of this name (consecutive nodes)")
     resources: Resources = Field(default_factory=Resources, description="Ray resources of the node")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value, "node name")
 
 
 class RetryConfig(_Strict):
@@ -59,27 +70,22 @@ class RetryConfig(_Strict):
     recorded_attempts: int = Field(
         default=3,
         ge=1,
-        description="a recording (file, folder, replay) that fails to open this many times in a row "
-        "has failed for good; live cameras are retried for as long as the stream is attached",
+        description="failed opens in a row after which a recording has failed (cameras: never)",
     )
 
 
 class StreamSpec(_Strict):
     """A camera or replay feeding the pipeline."""
 
-    id: str = Field(description="stream id: topic suffix and key of every per-stream figure")
-    source: SourceSpec = Field(description="where frames come from (kind: video, camera, url, images, kitti)")
+    id: _named("stream id") = Field(description="stream id: topic suffix and key of every per-stream figure")
+    source: SourceSpec = Field(
+        description="where frames come from: kind video, camera, url, images, kitti, ..."
+    )  # type: ignore[valid-type]
     retry: RetryConfig = Field(default_factory=RetryConfig, description="reconnection backoff")
     resources: Resources = Field(
         default_factory=lambda: Resources(num_cpus=0),
-        description="Ray resources of the stream's ingest actor, e.g. {custom: {camera_host: 1}} to read "
-        "a USB camera on the node it is plugged into",
+        description="of its ingest actor, e.g. {custom: {cam_host: 1}}",
     )
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return check_name(value, "stream id")
 
 
 AUTO_BATCH = {"cpu": 1, "accelerator": 8}
@@ -101,6 +107,10 @@ class BatchingConfig(_Strict):
             raise ValueError("max_batch must be at least 1 (or auto)")
         return value
 
+    max_wait_ms: float = Field(
+        default=5.0, ge=0, description="longest a frame waits for other streams' frames"
+    )
+
     def for_device(self, device: str | None) -> BatchingConfig:
         """The settings of an actor on ``device``, with ``auto`` resolved."""
         if self.max_batch != "auto":
@@ -108,22 +118,13 @@ class BatchingConfig(_Strict):
         size = AUTO_BATCH["cpu"] if device == "cpu" else AUTO_BATCH["accelerator"]
         return self.model_copy(update={"max_batch": size})
 
-    max_wait_ms: float = Field(
-        default=5.0, ge=0, description="longest a pending frame waits for other streams' frames"
-    )
-
 
 class BackpressureConfig(_Strict):
     """Bounded latency: a stream's frames waiting at each actor are capped; the oldest is dropped."""
 
-    max_pending: int = Field(
-        default=1, ge=1, description="frames per stream waiting at each actor; more drop the oldest"
-    )
+    max_pending: int = Field(default=1, ge=1, description="frames per stream waiting at each actor")
     max_in_flight: int = Field(
-        default=2,
-        ge=1,
-        description="for replays at speed 0 (as fast as possible): frames per stream between ingest "
-        "and publication; the replay waits instead of dropping",
+        default=2, ge=1, description="replays at speed 0: frames per stream between ingest and the sinks"
     )
 
 
@@ -134,17 +135,30 @@ class TelemetryConfig(_Strict):
 
 
 class ControlConfig(_Strict):
+    """The control endpoint of ``vkstream ctl``: loopback, or beyond it only with CURVE keys."""
+
     enabled: bool = Field(default=True, description="serve the control endpoint (vkstream ctl)")
-    endpoint: str = Field(
-        default=DEFAULT_CONTROL_ENDPOINT, description="ZeroMQ REP endpoint; loopback unless allow_remote"
+    endpoint: str = Field(default=DEFAULT_CONTROL_ENDPOINT, description="ZeroMQ REP endpoint (loopback)")
+    allow_remote: bool = Field(
+        default=False, description="allow a non-loopback control endpoint (it then needs curve)"
     )
-    allow_remote: bool = Field(default=False, description="allow a non-loopback control endpoint")
+    curve: CurveServerConfig | None = Field(
+        default=None, description="CURVE keys: only clients with admitted keys may control the pipeline"
+    )
+
+    @model_validator(mode="after")
+    def _remote_needs_keys(self) -> ControlConfig:
+        check_endpoint(self.endpoint, self.allow_remote)
+        if self.curve is None and not is_loopback_endpoint(self.endpoint):
+            raise ValueError(
+                f"control endpoint {self.endpoint!r} is not loopback: set control.curve (keys from "
+                "'vkstream keys'), or anyone who reaches it could attach files or stop the pipeline"
+            )
+        return self
 
 
 class RayConfig(_Strict):
-    address: str | None = Field(
-        default=None, description="existing cluster ('auto' or HOST:PORT); null starts a local Ray"
-    )
+    address: str | None = Field(default=None, description="a cluster ('auto', HOST:PORT); null: a local Ray")
     namespace: str = Field(default="vkstream", description="Ray namespace of the pipeline's actors")
     num_cpus: int | None = Field(default=None, ge=1, description="local Ray only: logical CPUs")
     num_gpus: int | None = Field(default=None, ge=0, description="local Ray only: GPUs")
@@ -155,8 +169,9 @@ class RayConfig(_Strict):
 class PipelineConfig(_Strict):
     """A whole pipeline: ``vkstream run CONFIG``."""
 
-    name: str = Field(default="vkstream", description="prefix of the pipeline's Ray actor names")
-    nodes: list[NodeSpec] = Field(min_length=1, description="the chain, from the first node to the sink")
+    name: _named("pipeline name") = Field(default="vkstream", description="prefix of the Ray actor names")
+    model: ModelSpec | None = Field(default=None, description="the model that the model nodes run")
+    nodes: list[NodeSpec] = Field(min_length=1, description="the graph's nodes, each after those feeding it")
     streams: list[StreamSpec] = Field(default_factory=list, description="streams attached at start")
     fuse: bool = Field(default=True, description="fuse consecutive nodes on one device into one actor")
     batching: BatchingConfig = Field(default_factory=BatchingConfig)
@@ -164,11 +179,6 @@ class PipelineConfig(_Strict):
     telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
     control: ControlConfig = Field(default_factory=ControlConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        return check_name(value, "pipeline name")
 
     @model_validator(mode="after")
     def _unique(self) -> PipelineConfig:
@@ -180,8 +190,9 @@ class PipelineConfig(_Strict):
         previous = None
         for node in self.nodes:
             if node.actor is not None and node.actor != previous and node.actor in seen:
-                raise ValueError(f"nodes of actor {node.actor!r} must be consecutive in the chain")
+                raise ValueError(f"nodes of actor {node.actor!r} must be consecutive in the list")
             if node.actor is not None:
                 seen.add(node.actor)
             previous = node.actor
+        build_graph(self)  # every edge and every node's options, or a one-line error
         return self

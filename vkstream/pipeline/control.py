@@ -3,7 +3,12 @@
 Requests and replies are JSON objects, so any language (or ``vkstream ctl``) can drive it:
 ``{"op": "streams"}`` -> ``{"ok": true, "result": {...}}``, errors as ``{"ok": false, "error": "..."}``.
 Ops: ``ping``, ``streams``, ``stats``, ``attach`` (``stream``: a stream config), ``detach`` (``id``),
-``shutdown``. It binds loopback unless allowed otherwise, like the publisher.
+``shutdown``. It binds loopback unless allowed otherwise, like the publisher, and then only with
+CURVE keys (:mod:`vkstream.nodes.curve_server`). The other side is :class:`vkstream.client.ControlClient`.
+
+Whatever a request holds (several parts, bytes that are not JSON, a JSON value that is not an object,
+wrong types, megabytes), it gets one JSON error reply and the endpoint goes on serving: a robot's
+operator must always be able to stop the pipeline.
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ from typing import Any
 import zmq
 from pydantic import ValidationError
 
-from vkstream.nodes.publisher import check_endpoint
+from vkstream.nodes.curve_server import CurveServerConfig, secure_server
 from vkstream.pipeline.runtime import Pipeline, PipelineError
+from vkstream.wire import check_endpoint, is_loopback_endpoint
 
 log = logging.getLogger(__name__)
 
 OPS = ("ping", "streams", "stats", "attach", "detach", "shutdown")
-
-
-class ControlError(Exception):
-    """A control request failed: the endpoint is unreachable or answered with an error."""
+MAX_REQUEST_BYTES = 1 << 20
+"""Largest request served; a larger one (up to :data:`MAX_SOCKET_BYTES`) is answered with an error."""
+MAX_SOCKET_BYTES = 16 << 20
+"""Largest request libzmq reads at all (``ZMQ_MAXMSGSIZE``): a client sending more is disconnected
+before the message is buffered, and gets no reply."""
 
 
 class ControlServer:
@@ -38,21 +45,32 @@ class ControlServer:
         endpoint: str,
         *,
         allow_remote: bool = False,
+        curve: CurveServerConfig | None = None,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         check_endpoint(endpoint, allow_remote)
+        if curve is None and not is_loopback_endpoint(endpoint):
+            raise ValueError(
+                f"control endpoint {endpoint!r} is not loopback: it needs CURVE keys (control.curve, "
+                "from 'vkstream keys'), or anyone who reaches it could attach files or stop the pipeline"
+            )
         self.pipeline = pipeline
         self.on_shutdown = on_shutdown
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.REP)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, MAX_SOCKET_BYTES)
+        self._auth = None
         try:
+            if curve is not None:
+                self._auth = secure_server(self._socket, self._context, curve)
             self._socket.bind(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close()
-            self._context.term()
-            raise PipelineError(f"cannot bind the control endpoint {endpoint}: {exc.strerror}") from None
+        except (zmq.ZMQError, ValueError) as exc:
+            self._close_zmq()
+            why = exc.strerror if isinstance(exc, zmq.ZMQError) else str(exc)
+            raise PipelineError(f"cannot bind the control endpoint {endpoint}: {why}") from None
         self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.served = self.refused = 0
         self._stop = threading.Event()
         self._shutdown_asked = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="vkstream-control", daemon=True)
@@ -62,41 +80,69 @@ class ControlServer:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         while not self._stop.is_set():
-            if not poller.poll(100):
+            try:
+                if not poller.poll(100):
+                    continue
+                reply = self.handle(self._socket.recv_multipart())
+            except zmq.ZMQError as exc:  # the socket is closing, or a peer vanished mid-request
+                if self._stop.is_set():
+                    return
+                log.warning("control endpoint: %s", exc)
                 continue
-            raw = self._socket.recv()
-            reply = self.handle(raw)
-            self._socket.send(json.dumps(reply, default=str).encode())
+            self.served += 1
+            self.refused += not reply.get("ok")
+            self._reply(reply)
             if self._shutdown_asked.is_set() and self.on_shutdown is not None:
                 self.on_shutdown()
                 return
 
-    def handle(self, raw: bytes) -> dict[str, Any]:
+    def _reply(self, reply: dict[str, Any]) -> None:
+        try:
+            text = json.dumps(reply, default=str)
+        except (TypeError, ValueError, RecursionError) as exc:  # a result JSON cannot hold
+            text = json.dumps({"ok": False, "error": f"the reply cannot be sent as JSON: {exc}"})
+        try:
+            self._socket.send(text.encode())
+        except zmq.ZMQError as exc:
+            log.warning("control endpoint: the reply could not be sent: %s", exc)
+
+    def handle(self, parts: list[bytes] | bytes) -> dict[str, Any]:
+        """The reply to a request of one part (or the parts of a multipart one)."""
+        if isinstance(parts, bytes):
+            parts = [parts]
+        if len(parts) != 1:
+            return _error(f"a request is one message part of JSON, got {len(parts)} parts")
+        raw = parts[0]
+        if len(raw) > MAX_REQUEST_BYTES:
+            return _error(f"request of {len(raw)} bytes exceeds {MAX_REQUEST_BYTES}")
         try:
             request = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return {"ok": False, "error": f"request is not JSON: {exc}"}
-        if not isinstance(request, dict) or request.get("op") not in OPS:
-            return {"ok": False, "error": f"request must be a JSON object with op one of {', '.join(OPS)}"}
+        except (UnicodeDecodeError, ValueError) as exc:
+            return _error(f"request is not JSON: {_first_line(exc)}")
+        except RecursionError:
+            return _error("request is not JSON: nested too deeply")
+        if (
+            not isinstance(request, dict)
+            or not isinstance(request.get("op"), str)
+            or request["op"] not in OPS
+        ):
+            return _error(f"request must be a JSON object with op one of {', '.join(OPS)}")
         try:
             return {"ok": True, "result": self._run(request)}
+        except ValidationError as exc:
+            return _error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
         except (PipelineError, ValueError, KeyError, TypeError) as exc:
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if isinstance(exc, ValidationError):
-                message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            return {"ok": False, "error": message}
+            return _error(_first_line(exc))
         except Exception as exc:
-            log.exception("control request %r failed", request.get("op"))
-            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            log.exception("control request %r failed", request["op"])
+            return _error(f"{type(exc).__name__}: {_first_line(exc)}")
 
     def _run(self, request: dict[str, Any]) -> Any:
         op = request["op"]
-        if op == "ping":
-            return "pong"
-        if op == "streams":
-            return self.pipeline.sources()
-        if op == "stats":
-            return self.pipeline.stats()
+        if op in ("ping", "streams", "stats"):
+            return {"ping": lambda: "pong", "streams": self.pipeline.sources, "stats": self.pipeline.stats}[
+                op
+            ]()
         if op == "attach":
             if not isinstance(request.get("stream"), dict):
                 raise ValueError("attach needs 'stream': {id: ..., source: {...}}")
@@ -112,37 +158,19 @@ class ControlServer:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(2.0)
+        self._close_zmq()
+
+    def _close_zmq(self) -> None:
         self._socket.close()
+        if self._auth is not None:
+            self._auth.stop()
         self._context.term()
 
 
-class ControlClient:
-    """One request at a time; a request that gets no answer within ``timeout_s`` is a ControlError."""
+def _error(message: str) -> dict[str, Any]:
+    return {"ok": False, "error": message}
 
-    def __init__(self, endpoint: str, timeout_s: float = 15.0) -> None:
-        self.endpoint = endpoint
-        self.timeout_ms = int(timeout_s * 1000)
 
-    def call(self, op: str, **args: Any) -> Any:
-        context = zmq.Context.instance()
-        socket = context.socket(zmq.REQ)
-        socket.setsockopt(zmq.LINGER, 0)
-        socket.setsockopt(zmq.RCVTIMEO, self.timeout_ms)
-        socket.setsockopt(zmq.SNDTIMEO, self.timeout_ms)
-        try:
-            socket.connect(self.endpoint)
-            socket.send(json.dumps({"op": op, **args}).encode())
-            try:
-                reply = json.loads(socket.recv())
-            except zmq.Again:
-                seconds = self.timeout_ms / 1000
-                raise ControlError(
-                    f"no answer from {self.endpoint} within {seconds:g} s: is vkstream run running?"
-                ) from None
-        except zmq.ZMQError as exc:
-            raise ControlError(f"cannot reach {self.endpoint}: {exc.strerror}") from None
-        finally:
-            socket.close()
-        if not reply.get("ok"):
-            raise ControlError(reply.get("error", "the pipeline refused the request"))
-        return reply.get("result")
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

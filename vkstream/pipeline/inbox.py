@@ -1,4 +1,10 @@
-"""An actor's inbox: per-stream bounded queues that drop the oldest frame, and batch formation.
+"""An actor's inbox: joining a frame's parts, per-stream bounded queues that drop the oldest frame,
+and batch formation.
+
+An actor fed by several senders (fan-in: the model's results and the ingest's ground truth, say) gets
+each frame in parts; a frame joins the queue once every sender's part is there. Parts of frames that
+cannot complete (a sender dropped its part) are let go when a later frame completes, and at most
+:data:`MAX_PARTIAL` incomplete frames are kept per stream.
 
 Latest frame wins: when a stream already has ``max_pending`` frames waiting, the oldest is dropped and
 counted, so a slow stage bounds both memory and latency instead of building a backlog (ROS 2's
@@ -13,19 +19,43 @@ import bisect
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import replace
 
-from vkstream.nodes.packet import Packet
+from vkstream.nodes.node import INGEST, Packet
 
 REORDER_WAIT_S = 2.0
 """How long a lossless stream's frame waits for an earlier one that is still on its way (Ray may run
 two calls of one caller out of order); after that the earlier frame counts as lost."""
+MAX_PARTIAL = 64
+"""Incomplete frames kept per stream at most, while waiting for their other parts."""
+KEEP_NEWER = 8
+"""Incomplete frames newer than a completed one that are kept: enough for the frames a few actors in a
+row can hold (one in work and ``max_pending`` waiting at each)."""
+
+
+def _merged(parts: list[Packet]) -> Packet:
+    """One packet of a frame's parts: their data together, any part's flags, every node's timing once."""
+    timings = {t.node: t for p in parts for t in p.timings}
+    return replace(
+        parts[0],
+        data={k: v for p in parts for k, v in p.data.items()},
+        meta={k: v for p in parts for k, v in p.meta.items()},
+        restart=any(p.restart for p in parts),
+        state_reset=any(p.state_reset for p in parts),
+        sent_ns=max(p.sent_ns for p in parts),
+        timings=list(timings.values()),
+    )
 
 
 class Inbox:
-    def __init__(self, max_pending: int) -> None:
+    def __init__(self, max_pending: int, sources: Collection[str] = (INGEST,)) -> None:
         if max_pending < 1:
             raise ValueError(f"max_pending must be at least 1, got {max_pending}")
         self.max_pending = max_pending
+        self.sources = frozenset(sources)
+        self._partial: dict[str, dict[tuple[int, int], tuple[float, dict[str, Packet]]]] = {}
+        """Per stream, (epoch, seq) -> (when the first part arrived, the parts by sender)."""
         self._cond = threading.Condition()
         self._queues: dict[str, list[tuple[int, float, Packet]]] = {}
         self._last_taken: dict[str, int] = {}
@@ -39,7 +69,10 @@ class Inbox:
         """Queue packets in seq order per stream (calls may arrive out of order); late ones are dropped."""
         now = time.monotonic()
         with self._cond:
-            for packet in packets:
+            for part in packets:
+                packet = self._joined(part, now) if len(self.sources) > 1 else part
+                if packet is None:
+                    continue
                 stream = packet.stream
                 epoch = self._epochs.setdefault(stream, packet.epoch)
                 if packet.epoch > epoch:
@@ -60,6 +93,28 @@ class Inbox:
                     queue[0][2].restart |= old.restart
                     queue[0][2].state_reset |= old.state_reset
             self._cond.notify_all()
+
+    def _joined(self, part: Packet, now: float) -> Packet | None:
+        """The whole frame once ``part`` completes it, else None (the part waits for the others).
+
+        Once a frame completes, older incomplete ones cannot (their other part was dropped upstream,
+        where it was counted), nor can newer ones but the newest: every sender passes on its newest.
+        """
+        frames = self._partial.setdefault(part.stream, {})
+        key = (part.epoch, part.seq)
+        _, parts = frames.setdefault(key, (now, {}))
+        parts[part.source] = part
+        if not self.sources <= parts.keys():
+            while len(frames) > MAX_PARTIAL:  # bounded memory: the oldest are let go, and counted
+                del frames[min(frames)]
+                self._dropped[part.stream] += 1
+            return None
+        del frames[key]
+        newer = sorted(k for k in frames if k > key)
+        for k in [k for k in frames if k < key] + newer[: -KEEP_NEWER or None]:
+            if not part.lossless or now - frames[k][0] >= REORDER_WAIT_S:
+                del frames[k]
+        return _merged(list(parts.values()))
 
     def take_batch(self, max_batch: int, max_wait_s: float, timeout_s: float = 0.1) -> list[Packet]:
         """The next batch, or [] if nothing arrived within ``timeout_s`` (so callers can check for stop)."""
@@ -117,12 +172,10 @@ class Inbox:
 
     def forget(self, stream: str) -> None:
         with self._cond:
-            self._queues.pop(stream, None)
-            self._last_taken.pop(stream, None)
-            self._epochs.pop(stream, None)
+            for table in (self._partial, self._queues, self._last_taken, self._epochs, self._served):
+                table.pop(stream, None)
             self._dropped.pop(stream, None)
             self._late.pop(stream, None)
-            self._served.pop(stream, None)
 
     def pending(self) -> int:
         with self._cond:

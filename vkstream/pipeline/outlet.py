@@ -3,16 +3,20 @@
 A frame handed downstream must not wait for the next actor, but an unchecked ObjectRef of a failed
 call makes Ray print an "unhandled error" later; an Outlet collects finished calls and counts failures
 (a restarting actor loses the frames sent to it, which the stream's seq numbers show downstream).
+:class:`Routes` sends each receiving actor its part of a batch of frames.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 import ray
 from ray.exceptions import RayError
+
+from vkstream.nodes.node import Packet
 
 log = logging.getLogger(__name__)
 
@@ -46,3 +50,26 @@ class Outlet:
             except RayError as exc:
                 self.failed += 1
                 log.debug("%s.%s failed: %s", self.handle, self.method, exc)
+
+
+class Routes:
+    """Where an actor's (or an ingest's) frames go: to each receiver, only the ``node.port`` keys it takes."""
+
+    def __init__(self, sender: str, routes: tuple[tuple[str, tuple[str, ...]], ...]) -> None:
+        self.sender = sender
+        self._outlets = [(Outlet(ray.get_actor(to), "push"), keys) for to, keys in routes]
+
+    def __bool__(self) -> bool:
+        return bool(self._outlets)
+
+    @property
+    def failed(self) -> int:
+        return sum(outlet.failed for outlet, _ in self._outlets)
+
+    def send(self, packets: list[Packet]) -> None:
+        for outlet, keys in self._outlets:
+            parts = [replace(p, data={k: p.data[k] for k in keys}, timings=list(p.timings)) for p in packets]
+            for part in parts:
+                part.source = self.sender
+                part.mark_sent()
+            outlet.send(parts)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vkstream.nodes.packet import Packet
+from vkstream.nodes.node import Packet
 
 PERCENTILES = (50, 90, 99)
 
@@ -32,23 +32,15 @@ class RollingWindow:
         if not self._values:
             return {"count": 0}
         values = np.fromiter(self._values, float, len(self._values))
-        p50, p90, p99 = np.percentile(values, PERCENTILES)
-        return {
-            "count": len(values),
-            "p50": float(p50),
-            "p90": float(p90),
-            "p99": float(p99),
-            "mean": float(values.mean()),
-            "max": float(values.max()),
+        percentiles = {
+            f"p{p}": float(v) for p, v in zip(PERCENTILES, np.percentile(values, PERCENTILES), strict=True)
         }
+        return {"count": len(values), **percentiles, "mean": float(values.mean()), "max": float(values.max())}
 
 
 class _StreamFigures:
     def __init__(self, window: int) -> None:
-        self.seen = 0
-        self.first_ns = 0
-        self.last_ns = 0
-        self.counted = 0
+        self.seen = self.counted = self.first_ns = self.last_ns = 0
         self.windows: dict[str, RollingWindow] = defaultdict(lambda: RollingWindow(window))
 
 

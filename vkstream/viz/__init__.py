@@ -4,8 +4,17 @@ Builds on :mod:`vkstream.client` and :mod:`vkstream.data` only (numpy and OpenCV
 so it runs beside a planner or on a laptop that just subscribes.
 """
 
-from vkstream.viz.annotate import annotate
+from vkstream.viz.annotate import annotate, colorize_result, overlay_result, result_labels
 from vkstream.viz.latency import LatencySummary
 from vkstream.viz.recorder import VIDEO_FORMATS, StreamRecorder, file_stem
 
-__all__ = ["VIDEO_FORMATS", "LatencySummary", "StreamRecorder", "annotate", "file_stem"]
+__all__ = [
+    "VIDEO_FORMATS",
+    "LatencySummary",
+    "StreamRecorder",
+    "annotate",
+    "colorize_result",
+    "file_stem",
+    "overlay_result",
+    "result_labels",
+]

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from vkstream.client import Segment, StreamResult
-from vkstream.data import colorize_depth, colorize_panoptic
+from vkstream.data import LabelSpace, colorize_depth, colorize_panoptic
 
 MIN_WIDTH = 480
 """Small frames are upscaled by an integer factor to at least this width so labels stay legible."""
@@ -51,8 +51,7 @@ def annotate(
         raise ValueError(f"scale must be a positive int, got {scale}")
     font = float(np.clip(width * s / 1500.0, 0.4, 0.8))
 
-    semantic = np.minimum(result.class_map, 255).astype(np.uint8)  # beyond the palette: black
-    overlay = _upscale(colorize_panoptic(semantic, result.track_map), s)
+    overlay = _upscale(colorize_result(result), s)
     if image is not None:
         camera = _as_rgb(image, (width * s, height * s))
         overlay = cv2.addWeighted(overlay, alpha, camera, 1.0 - alpha, 0.0)
@@ -73,6 +72,27 @@ def annotate(
         _scale_bar(width * s, max_depth, font),
     ]
     return np.ascontiguousarray(np.concatenate(parts, axis=0))
+
+
+def result_labels(result: StreamResult) -> LabelSpace:
+    """The label space a result was published with; from a publisher that sends no palette or thing
+    classes, generated colours and the thing classes its segments flag."""
+    things = result.things if result.things is not None else {s.class_id for s in result.segments if s.thing}
+    return LabelSpace.build(result.classes, things, result.palette)
+
+
+def colorize_result(result: StreamResult) -> np.ndarray:
+    """HxWx3 uint8 RGB of the result's panoptic map: class colours, one shade per tracked thing."""
+    semantic = np.minimum(result.class_map, 255).astype(np.uint8)  # beyond the palette: black
+    return colorize_panoptic(semantic, result.track_map, result_labels(result))
+
+
+def overlay_result(result: StreamResult, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """HxWx3 uint8 RGB: the panoptic colours at ``alpha`` over the camera ``image`` (resized to fit)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    height, width = result.size
+    return cv2.addWeighted(colorize_result(result), alpha, _as_rgb(image, (width, height)), 1.0 - alpha, 0.0)
 
 
 def _upscale(rgb: np.ndarray, s: int) -> np.ndarray:

@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from vkstream.launch.argtypes import parse_number_list, require_at_least
+from vkstream.launch.argtypes import parse_number_list, parse_size, require_at_least
 from vkstream.launch.commands import add_command
 
-if TYPE_CHECKING:
-    from vkstream.bench import BenchResult
-
-log = logging.getLogger(__name__)
-
 MODES = ("bare", "naive", "pipeline")
+PRECISIONS = ("fp32", "bf16", "fp16")
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+DEFAULT_DATA = Path("data/bench")
 
 _EPILOG = """\
 examples:
   vkstream bench
   vkstream bench --streams 1,2,4 --frames 40 --json runs/bench.json
   vkstream bench --modes bare,pipeline --device cuda
+  vkstream bench --preset kitti_r50 --size 1248x384 --device cuda --precision bf16 --compile default
+  vkstream bench --checkpoint exports/synth_small --modes bare,naive     # an export directory
+  vkstream bench --modes pipeline --streams 1,2,4,8 --rate 10           # cameras at 10 Hz: latency
 
 Modes, all with the same checkpoint, frames and machine:
   bare      OnlineVideoKNet.step in a loop over frames preloaded as tensors, all streams in one batch
@@ -34,7 +32,9 @@ Modes, all with the same checkpoint, frames and machine:
 
 fps counts frames of all streams per second; latency is per frame (bare: the step's time; naive:
 read to send; pipeline: capture to publication, queueing included). Frames come from --data,
-rendered there (621x188, seed 7) if it holds no dataset.
+rendered there (--size, seed 7) if it holds no dataset. --preset runs a preset's architecture with
+random weights (speed does not depend on the weights), e.g. kitti_r50, which ships no checkpoint.
+--precision and --compile set every stage's; compiled stages are warmed up before measuring.
 """
 
 
@@ -52,9 +52,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--warmup", type=int, default=3, help="frames per stream not measured (default: %(default)s)"
     )
     parser.add_argument("--modes", default=",".join(MODES), help="modes to run (default: %(default)s)")
-    parser.add_argument("--data", type=Path, default=Path("data/bench"), help="frames (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="frames (default: %(default)s)")
     parser.add_argument(
-        "--checkpoint", type=Path, default=Path("checkpoints/synth_small.pt"), help="default: %(default)s"
+        "--checkpoint",
+        type=Path,
+        default=Path("checkpoints/synth_small.pt"),
+        help="checkpoint file or export directory (default: %(default)s)",
+    )
+    parser.add_argument("--preset", help="a model preset with random weights instead of --checkpoint")
+    parser.add_argument("--size", default=None, metavar="WxH", help="frame size (default: 621x188)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="stage precision")
+    parser.add_argument("--compile", default="none", choices=COMPILE_MODES, help="torch.compile mode")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="HZ",
+        help="pipeline: each stream replays at HZ (cameras at 10 Hz: 10); 0: as fast as it is taken "
+        "(default)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch threads in every mode (default: one per core)")
@@ -78,89 +93,34 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown mode {', '.join(unknown) or '(none)'}: choose from {', '.join(MODES)}")
     if not 0 <= args.warmup < args.frames:
         raise ValueError(f"--warmup must be 0..{args.frames - 1} to leave frames to measure")
-    if not args.checkpoint.is_file():
+    if args.preset is None and not args.checkpoint.exists():
         raise ValueError(f"checkpoint not found: {args.checkpoint}")
+    if args.rate < 0:
+        raise ValueError(f"--rate must be 0 (as fast as taken) or a positive rate in Hz, got {args.rate:g}")
     threads = args.threads or os.cpu_count() or 1
     require_at_least(threads, 1, "--threads")
+    size = parse_size(args.size) if args.size else None
+    from vkstream.bench import format_table
+    from vkstream.bench.suite import SuiteOptions, run_suite
 
-    import torch
-
-    from vkstream.bench import (
-        describe_machine,
-        ensure_bench_data,
-        format_table,
-        load_bench_frames,
-        write_json,
+    options = SuiteOptions(
+        checkpoint=args.checkpoint,
+        preset=args.preset,
+        data=args.data
+        if size is None or args.data != DEFAULT_DATA
+        else Path(f"{args.data}-{size[0]}x{size[1]}"),
+        streams=tuple(streams),
+        modes=tuple(modes),
+        frames=args.frames,
+        warmup=args.warmup,
+        threads=threads,
+        size=size,
+        device=args.device,
+        precision=args.precision,
+        compile=args.compile,
+        rate_hz=args.rate,
+        repeat=args.repeat,
+        json=args.json,
     )
-    from vkstream.bench.bare import run_bare
-    from vkstream.bench.naive import run_naive
-    from vkstream.models import OnlineVideoKNet
-    from vkstream.nodes.model_nodes import resolve_device
-    from vkstream.train.checkpoint import load_model
-
-    torch.set_num_threads(threads)
-    device = resolve_device(args.device)
-    root = ensure_bench_data(args.data, frames=max(args.frames, 30))
-    model, _, _ = load_model(args.checkpoint, device)
-    online = OnlineVideoKNet(model)
-    print(f"machine: {describe_machine()}; device {device}, {threads} torch thread(s)", flush=True)
-    runs: dict[tuple[str, int], list[BenchResult]] = {(m, c): [] for c in streams for m in modes}
-    owns_ray = "pipeline" in modes and _start_ray()
-    try:
-        for repeat in range(args.repeat):
-            for count in streams:
-                frames = load_bench_frames(root, count, args.frames)
-                for mode in modes:
-                    log.info("%s, %d stream(s), %d frames each, run %d", mode, count, args.frames, repeat + 1)
-                    if mode == "bare":
-                        result = run_bare(online, frames, args.warmup)
-                    elif mode == "naive":
-                        result = run_naive(online, frames, warmup=args.warmup)
-                    else:
-                        from vkstream.bench.pipelined import run_pipelined
-
-                        result = run_pipelined(
-                            args.checkpoint,
-                            root,
-                            frames,
-                            device=str(device),
-                            threads=threads,
-                            warmup=args.warmup,
-                        )
-                    runs[(mode, count)].append(result)
-                    print(
-                        f"  {mode:<8} {count} stream(s): {result.fps:6.2f} fps, p50 {result.p50_ms:.0f} ms, "
-                        f"p99 {result.p99_ms:.0f} ms",
-                        flush=True,
-                    )
-    finally:
-        if owns_ray:
-            import ray
-
-            ray.shutdown()
-    results = [median_run(r) for r in runs.values()]
-    print(format_table(results))
-    if args.json:
-        write_json(
-            results, args.json, frames=args.frames, warmup=args.warmup, threads=threads, device=str(device)
-        )
+    print(format_table(run_suite(options, echo=lambda line: print(line, flush=True))))
     return 0
-
-
-def median_run(results: list[BenchResult]) -> BenchResult:
-    """The run of median throughput, with every run's fps beside it (a shared machine is noisy)."""
-    ranked = sorted(results, key=lambda r: r.fps)
-    median = ranked[(len(ranked) - 1) // 2]
-    if len(results) == 1:
-        return median
-    return replace(median, extra={**median.extra, "fps_runs": [round(r.fps, 2) for r in results]})
-
-
-def _start_ray() -> bool:
-    """Start a local Ray for the pipeline runs unless one is running; True if this started it."""
-    import ray
-
-    if ray.is_initialized():
-        return False
-    ray.init(include_dashboard=False, logging_level=logging.WARNING, namespace="vkstream-bench")
-    return True

@@ -19,6 +19,7 @@ examples:
   vkstream ctl attach replay kitti:data/demo:000001 --speed 2 --loop
   vkstream ctl detach rear
   vkstream ctl stop                                  # shut the pipeline down cleanly
+  vkstream ctl --endpoint tcp://10.0.0.5:5561 --keys keys/ --client operator stats   # CURVE
 
 SOURCE is a camera index or /dev/videoN, an rtsp:// or http:// URL, a video file, a folder of
 images, a KITTI-format folder, or kitti:ROOT[:SEQUENCE]. --json prints the raw reply.
@@ -40,6 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--timeout", type=float, default=15.0, metavar="S", help="seconds to wait for a reply"
     )
     parser.add_argument("--json", action="store_true", help="print the reply as JSON")
+    parser.add_argument("--keys", type=Path, metavar="DIR", help="CURVE key folder from 'vkstream keys'")
+    parser.add_argument("--client", default="client", metavar="NAME", help="client key name in --keys")
     ops = parser.add_subparsers(title="operations", dest="op", metavar="OP", required=True)
     ops.add_parser("streams", help="each stream's source and state")
     ops.add_parser("stats", help="per-stream latency percentiles, rates and drops")
@@ -59,10 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from vkstream.pipeline.control import ControlClient
-    from vkstream.pipeline.report import format_stats
+    from vkstream.client.control import ControlClient
+    from vkstream.client.curve import CurveClientKeys
+    from vkstream.viz.telemetry import format_stats
 
-    client = ControlClient(args.endpoint, args.timeout)
+    curve = None if args.keys is None else CurveClientKeys.from_dir(args.keys, args.client)
+    client = ControlClient(args.endpoint, args.timeout, curve=curve)
     if args.op == "attach":
         result = client.call("attach", stream={"id": args.id, "source": source_dict(args)})
     elif args.op == "detach":

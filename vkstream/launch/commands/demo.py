@@ -8,17 +8,25 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import require_at_least
 from vkstream.launch.commands import add_command
+from vkstream.launch.commands._foxglove_args import add_foxglove_options
 
 _EPILOG = """\
 examples:
   vkstream demo
   vkstream demo --streams 3 --frames 100 --out data/demo-out
+  vkstream demo --foxglove
 
-Renders a small synthetic KITTI-format set into --data if it is empty, starts a local Ray, replays
-one sequence per stream at 10 Hz through the checkpoint, publishes over ZeroMQ on a free loopback
-port, and a subscriber writes OUT/STREAM.mp4 (annotated: panoptic overlay with track ids, depth) and
+Renders a small synthetic KITTI-format set into --data if it is empty, starts a local Ray and runs
+the fan-out graph of --config: one sequence per stream at 10 Hz through the checkpoint, to a
+publisher on tcp://127.0.0.1:PORT (--port; a free loopback port, with a warning, when that one is
+taken; the address is printed), an online evaluator and a recorder writing OUT/demo.mcap (open it in
+Foxglove). A subscriber writes OUT/STREAM.mp4 (annotated: panoptic overlay with track ids, depth) and
 OUT/STREAM_strip.png. Prints per-stream latency percentiles, each node's timings and the online
 STQ/DSTQ against the replay's ground truth.
+
+--foxglove serves what the subscriber receives, with the camera images and calibration, over
+Foxglove's WebSocket protocol: open the printed address in Foxglove (Open connection, Foxglove
+WebSocket) and import docs/foxglove-layout.json. Foxglove reconnects by itself when the demo runs again.
 """
 
 
@@ -42,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=Path("checkpoints/synth_small.pt"),
         help="model checkpoint (default: %(default)s)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path("configs/pipeline/fanout.yaml"),
+        help="the pipeline graph (default: %(default)s)",
+    )
     parser.add_argument("--streams", type=int, default=2, metavar="N", help="streams (default: %(default)s)")
     parser.add_argument(
         "--frames",
@@ -56,17 +70,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--threads", type=int, metavar="N", help="torch threads of the model actor (default: one per core)"
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=5560,
+        help="the publisher's loopback port; 0: a free one (default: %(default)s)",
+    )
+    add_foxglove_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     require_at_least(args.streams, 1, "--streams")
     require_at_least(args.frames, 2, "--frames")
+    if not 0 <= args.port < 65536:
+        raise ValueError(f"--port must be 0 (a free one) to 65535, got {args.port}")
     if args.speed < 0:
         raise ValueError(f"--speed must be at least 0, got {args.speed}")
     if not args.checkpoint.is_file():
         raise ValueError(f"checkpoint not found: {args.checkpoint}")
     from vkstream.launch.demo import DemoOptions, run_demo
+    from vkstream.record import LiveAddress
+
+    address = LiveAddress.from_option(args.foxglove, args.allow_remote)
 
     started = time.monotonic()
     report = run_demo(
@@ -74,10 +100,15 @@ def run(args: argparse.Namespace) -> int:
             data=args.data,
             out=args.out,
             checkpoint=args.checkpoint,
+            config=args.config,
             streams=args.streams,
             frames=args.frames,
             speed=args.speed,
             threads=args.threads,
+            port=args.port,
+            foxglove=address,
+            allow_remote=args.allow_remote,
+            announce=lambda line: print(line, flush=True),
         )
     )
     print("received by the subscriber (latency: capture to publication):")

@@ -1,20 +1,16 @@
-"""``vkstream listen``: subscribe to a publisher and report what arrives, optionally saving images."""
+"""``vkstream listen``: subscribe to a publisher and report what arrives; save images, record MCAP or
+serve the results to Foxglove live."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vkstream.launch.argtypes import require_at_least, require_in_range
 from vkstream.launch.commands import add_command
-
-if TYPE_CHECKING:
-    from vkstream.client import StreamResult, SubscriberStats
+from vkstream.launch.commands._foxglove_args import add_foxglove_options
+from vkstream.launch.errors import UsageError
 
 _EPILOG = """\
 examples:
@@ -22,10 +18,20 @@ examples:
   vkstream listen tcp://robot.local:5560 --streams front_left front_right --interval 5
   vkstream listen tcp://127.0.0.1:5560 --count 20 --save out/listen
   vkstream listen tcp://10.0.0.2:5560 --keys keys/ --client planner --latest-only
+  vkstream listen tcp://127.0.0.1:5560 --count 100 --mcap runs/drive.mcap
+  vkstream listen tcp://127.0.0.1:5560 --foxglove --intrinsics 721.5,721.5,609.6,172.9
 
 Every --interval seconds one line per stream: message rate, latency from capture to publish
 (latency_ms.total) and from capture to receipt here, segments (things), and frames dropped by the
-pipeline and lost on the way. Stops after --count messages or --duration seconds, or on Ctrl-C.
+pipeline and lost on the way. Stops after --count messages or --duration seconds, or on Ctrl-C
+(or SIGTERM; a recording is finished either way).
+
+--mcap and --foxglove send what arrives in Foxglove's schemas, as a file or live (in Foxglove: Open
+connection, Foxglove WebSocket, the printed address): per stream /STREAM/panoptic and depth images,
+annotations and things (the tracked things' boxes and 3D positions), track_list, telemetry (latency,
+drops), segments, and calibration with --intrinsics; all stamped with the capture time, so a
+recording replays at the camera's timing. docs/foxglove.md lists them; docs/foxglove-layout.json
+arranges them.
 """
 
 
@@ -59,19 +65,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--topic-prefix", default="vkstream", help="topic prefix (default: %(default)s)")
     parser.add_argument("--keys", type=Path, metavar="DIR", help="CURVE key folder from 'vkstream keys'")
     parser.add_argument("--client", default="client", metavar="NAME", help="client key name in --keys")
+    parser.add_argument("--mcap", type=Path, metavar="FILE", help="record what arrives into FILE (*.mcap)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --mcap file")
+    add_foxglove_options(parser)
+    parser.add_argument(
+        "--intrinsics",
+        action="append",
+        metavar="[STREAM=]FX,FY,CX,CY",
+        help="pinhole intrinsics of the cameras (pixels, at the results' size) for /STREAM/calibration; "
+        "without STREAM= for every stream not named (repeatable)",
+    )
     parser.set_defaults(handler=run)
-
-
-@dataclass
-class _Window:
-    """Statistics of one stream since the last report."""
-
-    messages: int = 0
-    total_ms: list[float] = field(default_factory=list)
-    age_ms: list[float] = field(default_factory=list)
-    segments: int = 0
-    things: int = 0
-    dropped: int = 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,97 +85,42 @@ def run(args: argparse.Namespace) -> int:
         require_in_range(args.duration, 0.0, 1e9, "--duration")
     require_in_range(args.interval, 0.0, 1e6, "--interval")
     require_at_least(args.save_every, 1, "--save-every")
-    from vkstream.client import CurveClientKeys, Subscriber, WireFormatError
+    if args.mcap is not None and args.mcap.is_file() and not args.overwrite:
+        raise UsageError(f"--mcap {args.mcap} exists: add --overwrite to replace it")
+    from vkstream.client import CurveClientKeys, Subscriber
+    from vkstream.record import FoxgloveOutput, LiveAddress, parse_intrinsics
+    from vkstream.viz.listen import listen
 
+    address = LiveAddress.from_option(args.foxglove, args.allow_remote)
+    intrinsics = parse_intrinsics(args.intrinsics)
     curve = None if args.keys is None else CurveClientKeys.from_dir(args.keys, args.client)
-    start = time.monotonic()
-    deadline = None if args.duration is None else start + args.duration
-    windows: dict[str, _Window] = defaultdict(_Window)
-    totals: dict[str, int] = defaultdict(int)
-    bad = 0
-    next_report = start + args.interval
-    with Subscriber(
-        args.endpoint,
-        args.streams,
-        curve=curve,
-        topic_prefix=args.topic_prefix,
-        latest_only=args.latest_only,
-    ) as sub:
-        wanted = ", ".join(args.streams) if args.streams else "all streams"
-        print(f"listening on {args.endpoint} for {wanted}")
-        try:
-            while args.count is None or sum(totals.values()) < args.count:
-                now = time.monotonic()
-                if deadline is not None and now >= deadline:
-                    break
-                wait = next_report - now if deadline is None else min(next_report, deadline) - now
-                try:
-                    result = sub.receive(timeout=max(wait, 0.0))
-                except WireFormatError as exc:
-                    bad += 1
-                    print(f"bad message on {exc.topic!r}: {exc}", file=sys.stderr)
-                    continue
-                if result is not None:
-                    totals[result.stream] += 1
-                    _add(windows[result.stream], result)
-                    if args.save is not None and (totals[result.stream] - 1) % args.save_every == 0:
-                        _save(args.save, result)
-                if time.monotonic() >= next_report:
-                    _report(windows, sub.stats, time.monotonic() - start, args.interval)
-                    next_report += args.interval * max(
-                        1, int((time.monotonic() - next_report) // args.interval) + 1
-                    )
-        except KeyboardInterrupt:
-            pass
-        if any(w.messages for w in windows.values()):
-            _report(windows, sub.stats, time.monotonic() - start, args.interval)
-        elapsed = time.monotonic() - start
+    with contextlib.ExitStack() as stack:
+        sub = stack.enter_context(
+            Subscriber(
+                args.endpoint, args.streams, curve=curve, topic_prefix=args.topic_prefix,
+                latest_only=args.latest_only,
+            )
+        )  # fmt: skip
+        out = None
+        if args.mcap is not None or address is not None:
+            out = stack.enter_context(
+                FoxgloveOutput(
+                    args.mcap, address, overwrite=args.overwrite, allow_remote=args.allow_remote,
+                    intrinsics=intrinsics,
+                )
+            )  # fmt: skip
+            if args.mcap is not None:
+                print(f"recording into {args.mcap}", flush=True)
+            if out.url is not None:
+                print(f"serving Foxglove on {out.url} (Open connection, Foxglove WebSocket)", flush=True)
+        print(f"listening on {args.endpoint} for {', '.join(args.streams or ['all streams'])}", flush=True)
+        report = listen(
+            sub, count=args.count, duration=args.duration, interval=args.interval,
+            sinks=[out] if out else [], save=args.save, save_every=args.save_every,
+            echo=lambda line: print(line, flush=True),
+        )  # fmt: skip
         lost = sum(sub.stats.lost.values())
-    print(
-        f"received {sum(totals.values())} messages from {len(totals)} stream(s) in {elapsed:.1f} s"
-        f" ({lost} lost, {bad} bad)"
-    )
-    for stream in sorted(totals):
-        print(f"  {stream}: {totals[stream]} messages")
+    if out is not None and args.mcap is not None:
+        print(f"recorded {out.messages} messages into {args.mcap}")
+    print("\n".join(report.summary(lost)))
     return 0
-
-
-def _add(window: _Window, result: StreamResult) -> None:
-    window.messages += 1
-    window.total_ms.append(result.latency_ms["total"])
-    if result.age_ms is not None:
-        window.age_ms.append(result.age_ms)
-    window.segments += len(result.segments)
-    window.things += sum(seg.thing for seg in result.segments)
-    window.dropped = result.dropped
-
-
-def _report(windows: dict[str, _Window], stats: SubscriberStats, elapsed: float, interval: float) -> None:
-    for stream in sorted(windows):
-        w = windows[stream]
-        if not w.messages:
-            print(f"[{elapsed:7.1f} s] {stream}: no messages")
-            continue
-        print(
-            f"[{elapsed:7.1f} s] {stream}: {w.messages / interval:6.1f} msg/s"
-            f"  latency {_mean(w.total_ms):7.1f} ms (max {max(w.total_ms):7.1f})"
-            f"  capture-to-here {_mean(w.age_ms):7.1f} ms"
-            f"  segments {w.segments / w.messages:5.1f} ({w.things / w.messages:.1f} things)"
-            f"  dropped {w.dropped}  lost {stats.lost.get(stream, 0)}"
-        )
-        windows[stream] = _Window()
-
-
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values) if values else float("nan")
-
-
-def _save(folder: Path, result: StreamResult) -> None:
-    from vkstream.data import colorize_depth, colorize_panoptic, write_png
-
-    base = folder / result.stream / f"{result.seq:06d}"
-    class_map = result.class_map
-    semantic = class_map.astype("uint8") if int(class_map.max()) < 255 else None
-    if semantic is not None:
-        write_png(base.with_name(base.name + "_panoptic.png"), colorize_panoptic(semantic, result.track_map))
-    write_png(base.with_name(base.name + "_depth.png"), colorize_depth(result.depth.astype("float32")))

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 _EPILOG = """\
 examples:
-  vkstream run configs/pipeline/replay.yaml --dry-run     # the DAG and which actor runs what
+  vkstream run configs/pipeline/fanout.yaml --dry-run     # the DAG, the model and which actor runs what
   vkstream run configs/pipeline/replay.yaml
   vkstream run configs/pipeline/cameras.yaml --serve      # run until Ctrl-C; attach with vkstream ctl
   vkstream run configs/pipeline/cameras.yaml --address auto   # on an existing Ray cluster
@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=_EPILOG,
     )
     parser.add_argument("config", type=Path, metavar="CONFIG", help="pipeline YAML (see configs/pipeline)")
-    parser.add_argument("--dry-run", action="store_true", help="print the DAG and the actor plan, then exit")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="check the graph, print it and the actor plan, then exit"
+    )
     parser.add_argument("--address", metavar="ADDR", help="join a Ray cluster ('auto' or HOST:PORT)")
     parser.add_argument("--serve", action="store_true", help="keep running when the streams end")
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     every = config.telemetry.report_every_s if args.report_every is None else args.report_every
     final = run_pipeline(config, address=args.address, serve=args.serve, duration=args.duration, every=every)
-    from vkstream.pipeline.report import evaluations, format_evaluation, format_stats
+    from vkstream.viz.telemetry import evaluations, format_evaluation, format_stats
 
     print("final:")
     print(format_stats(final))
@@ -75,20 +77,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def dry_run_text(config: Any) -> str:
-    from vkstream.pipeline.plan import describe_plan, plan_actors
+    import torch
 
-    gpus = _local_gpus()
+    from vkstream.pipeline.plan import plan_actors
+    from vkstream.viz.telemetry import describe_plan
+
+    gpus = torch.cuda.device_count()
     text = describe_plan(config, plan_actors(config, gpus))
     return f"{text}\n(device auto resolved for this machine: {gpus} GPU(s); a cluster decides at start)"
-
-
-def _local_gpus() -> int:
-    try:
-        import torch
-
-        return torch.cuda.device_count()
-    except ImportError:
-        return 0
 
 
 def run_pipeline(
@@ -96,8 +92,8 @@ def run_pipeline(
 ) -> dict[str, Any]:
     """Start, report every ``every`` s, stop on a signal, the duration, or (unless serving) completion."""
     from vkstream.pipeline.control import ControlServer
-    from vkstream.pipeline.report import format_stats
     from vkstream.pipeline.runtime import Pipeline
+    from vkstream.viz.telemetry import format_stats
 
     stop = threading.Event()
     pipeline = Pipeline(config, address=address)
@@ -111,6 +107,7 @@ def run_pipeline(
                 pipeline,
                 config.control.endpoint,
                 allow_remote=config.control.allow_remote,
+                curve=config.control.curve,
                 on_shutdown=stop.set,
             )
             log.info(

@@ -9,8 +9,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import cv2
 import numpy as np
+from pydantic import BaseModel
 
-from vkstream.data.frame import Intrinsics
+from vkstream.data.frame import Frame, Intrinsics
 
 S = TypeVar("S")
 
@@ -31,15 +32,19 @@ class CapturedFrame:
     """``intrinsics`` (Intrinsics | None, for the published size) and source-specific extras."""
     restart: bool = False
     """The stream is discontinuous before this frame: first frame after open(), or a loop wrapped."""
+    truth: Frame | None = None
+    """A replay's labels and depth of the frame, at the published size."""
 
 
 class FrameSource(ABC, Generic[S]):
     """A camera, stream, file or dataset replay that yields frames one by one.
 
+    ``Spec`` is its config (a pydantic model whose ``kind`` literal is the source's registered name).
     Not thread-safe: open, read and close from one thread. open() on an open source reopens it,
     which is how a caller reconnects after a SourceError from read().
     """
 
+    Spec: ClassVar[type[BaseModel]]
     live: ClassVar[bool] = False
     """Live devices and URLs have no end and are not paced; files and replays are finite."""
 
@@ -91,9 +96,9 @@ class FrameSource(ABC, Generic[S]):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _emit(self, image: np.ndarray, meta: dict[str, Any]) -> CapturedFrame:
+    def _emit(self, image: np.ndarray, meta: dict[str, Any], truth: Frame | None = None) -> CapturedFrame:
         """Stamp a ready frame now and mark it discontinuous if it is the first since open or a wrap."""
-        frame = CapturedFrame(image, time.time_ns(), meta, self._restart)
+        frame = CapturedFrame(image, time.time_ns(), meta, self._restart, truth)
         self._restart = False
         return frame
 

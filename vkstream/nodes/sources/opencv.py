@@ -65,6 +65,8 @@ class _CaptureSource(FrameSource[C]):
 class VideoFileSource(_CaptureSource[VideoFileSpec]):
     """A video file paced at its own frame rate times ``speed``, optionally looping."""
 
+    Spec = VideoFileSpec
+
     def __init__(self, spec: VideoFileSpec):
         super().__init__(spec)
         self._pacer = Pacer(spec.speed)
@@ -124,6 +126,8 @@ class VideoFileSource(_CaptureSource[VideoFileSpec]):
 class CameraSource(_CaptureSource[CameraSpec]):
     """A local camera: V4L2 on Linux, the platform's default API elsewhere."""
 
+    Spec = CameraSpec
+
     live = True
 
     def describe(self) -> str:
@@ -177,6 +181,8 @@ class CameraSource(_CaptureSource[CameraSpec]):
 
 class UrlSource(_CaptureSource[UrlSpec]):
     """A network stream through FFmpeg, with open and read timeouts so a dead server is noticed."""
+
+    Spec = UrlSpec
 
     live = True
 

@@ -12,7 +12,7 @@ from vkstream.nodes.sources.specs import (
     CameraSpec,
     ImageFolderSpec,
     KittiReplaySpec,
-    SourceSpec,
+    SourceOptions,
     UrlSpec,
     VideoFileSpec,
     check_url,
@@ -21,7 +21,7 @@ from vkstream.nodes.sources.specs import (
 KITTI_PREFIX = "kitti:"
 
 
-def parse_source(text: str) -> SourceSpec:
+def parse_source(text: str) -> SourceOptions:
     """The source ``text`` names, with default options.
 
     ``0``, ``/dev/video0``: a camera. ``rtsp://...``, ``http://...``: a network stream.

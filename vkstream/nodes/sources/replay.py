@@ -46,6 +46,8 @@ def _rate(speed: float, hz: float) -> str:
 class ImageFolderSource(FrameSource[ImageFolderSpec]):
     """A folder's images in natural name order at ``rate_hz`` x ``speed``; unreadable ones are skipped."""
 
+    Spec = ImageFolderSpec
+
     def __init__(self, spec: ImageFolderSpec):
         super().__init__(spec)
         self._pacer = Pacer(spec.speed)
@@ -111,6 +113,8 @@ class KittiReplaySource(FrameSource[KittiReplaySpec]):
     Unreadable frames are skipped with a warning (a gap is better than a stop in a live replay).
     Pacing follows the frames' timestamps (10 Hz for layouts that have none of their own).
     """
+
+    Spec = KittiReplaySpec
 
     def __init__(self, spec: KittiReplaySpec):
         super().__init__(spec)
@@ -216,6 +220,4 @@ class KittiReplaySource(FrameSource[KittiReplaySpec]):
         self._last_stamp = item.timestamp
         self._pacer.wait(interval)
         meta: dict[str, Any] = {"intrinsics": item.intrinsics, "sequence": self.sequence, "index": item.index}
-        if item.ground_truth is not None:
-            meta["ground_truth"] = item.ground_truth
-        return self._emit(item.image, meta)
+        return self._emit(item.image, meta, item.ground_truth)

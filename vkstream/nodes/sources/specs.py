@@ -1,4 +1,7 @@
-"""What a stream's frames come from, as config: one model per kind of source, told apart by ``kind``."""
+"""What a stream's frames come from, as config: one model per kind of source, told apart by ``kind``.
+
+Every source config derives from :class:`SourceOptions`; the registry decides which kinds exist.
+"""
 
 from __future__ import annotations
 
@@ -40,8 +43,12 @@ class IntrinsicsSpec(BaseModel):
         return Intrinsics(self.fx, self.fy, self.cx, self.cy)
 
 
-class _Source(BaseModel):
+class SourceOptions(BaseModel):
+    """Options every source takes; each source adds its own and a ``kind`` literal."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: str = Field(description="source kind")
 
     resize: tuple[PositiveInt, PositiveInt] | None = Field(
         default=None,
@@ -56,7 +63,7 @@ class _Source(BaseModel):
         return value
 
 
-class _Camera(_Source):
+class _Camera(SourceOptions):
     intrinsics: IntrinsicsSpec | None = Field(
         default=None, description="the camera's intrinsics at its native resolution; null: unknown"
     )
@@ -133,7 +140,7 @@ class ImageFolderSpec(_Camera):
     loop: Loop = False
 
 
-class KittiReplaySpec(_Source):
+class KittiReplaySpec(SourceOptions):
     """One sequence of a dataset in a KITTI layout, replayed at its recorded rate."""
 
     kind: Literal["kitti"] = Field(default="kitti", description="source kind")
@@ -175,12 +182,6 @@ class KittiReplaySpec(_Source):
         if isinstance(value, int) and not isinstance(value, bool):
             raise ValueError(f"quote the sequence name so its leading zeros are kept, e.g. '{value:06d}'")
         return value
-
-
-SourceSpec = Annotated[
-    VideoFileSpec | CameraSpec | UrlSpec | ImageFolderSpec | KittiReplaySpec, Field(discriminator="kind")
-]
-"""Any source; ``kind`` picks the model (video, camera, url, images, kitti)."""
 
 
 def check_url(url: str) -> None:

@@ -1,7 +1,8 @@
-"""The ``segments`` list of a published frame, derived from the very maps that are sent.
+"""The ``segments`` list measured from the very maps that are sent, for producers without a table.
 
-Deriving area, box, depth and 3D point here, rather than trusting a producer's copy, keeps the list
-consistent with the panoptic and depth maps a planner receives, to the pixel.
+Ground-truth replays and simple nodes hand over maps only; their segments (area, box, depth, 3D
+point) are measured here, consistent with the panoptic and depth maps a planner receives, to the
+pixel. (A model measures its own segments on its device: :mod:`vkstream.wire.segments`.)
 
 Everything is computed with histograms (``np.bincount``) over (segment, value) pairs rather than by
 sorting pixels, so the cost is a few linear passes over the frame. An order statistic (a box edge, a
