@@ -3,7 +3,7 @@
 # (that machine's Python), into git-ignored folders that travel with the working tree:
 #
 #   scripts/device/fetch_wheels.sh train   # .whl/train: for scripts/device/train.sh, about 2.8 MB
-#   scripts/device/fetch_wheels.sh bench   # .whl/bench: for scripts/device/bench.sh, about 52 MB
+#   scripts/device/fetch_wheels.sh bench   # .whl/bench: for scripts/device/bench.sh, about 49 MB
 #
 # train: pydantic 2 and what it needs (pydantic-core, annotated-types, typing-inspection,
 #        typing-extensions); training needs no Ray and no ZeroMQ.

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "viz"))
 
 from viz_samples import make_scene, wire_result
 
-from vkstream.record import IMAGE_TOPICS, McapRecorder, topics
+from vkstream.record import IMAGE_TOPICS, FoxgloveOutput, topics
 from vkstream.viz import colorize_result, overlay_result
 
 
@@ -26,7 +26,7 @@ def test_a_recording_holds_every_topic_of_every_stream_as_sent(tmp_path: Path) -
         results.append(wire_result(output, received_ns=output.stamp_ns + 50_000_000))
         images.append(image)
     intrinsics = make_scene(0, size=(94, 310))[0].intrinsics
-    with McapRecorder(path) as recorder:
+    with FoxgloveOutput(path) as recorder:
         for result, image in zip(results, images, strict=True):
             recorder.add(result, image, intrinsics=intrinsics, lost=result.seq)
         recorder.add(wire_result(replace(make_scene(0, size=(94, 310))[0], stream="rear/left")))
@@ -105,16 +105,16 @@ def test_a_recording_holds_every_topic_of_every_stream_as_sent(tmp_path: Path) -
 
 def test_a_recording_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     path = tmp_path / "run.mcap"
-    McapRecorder(path).close()
+    FoxgloveOutput(path).close()
     with pytest.raises(ValueError, match="exists"):
-        McapRecorder(path)
+        FoxgloveOutput(path)
     with pytest.raises(ValueError, match=r"must be named \*\.mcap"):
-        McapRecorder(tmp_path / "run.bag")
-    McapRecorder(path, overwrite=True).close()
+        FoxgloveOutput(tmp_path / "run.bag")
+    FoxgloveOutput(path, overwrite=True).close()
     assert read_mcap(path) == []
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match=r"cannot write recording .*file/run\.mcap"):
-        McapRecorder(tmp_path / "file" / "run.mcap")
+        FoxgloveOutput(tmp_path / "file" / "run.mcap")
     (tmp_path / "folder.mcap").mkdir()
     with pytest.raises(ValueError, match="is a folder"):
-        McapRecorder(tmp_path / "folder.mcap")
+        FoxgloveOutput(tmp_path / "folder.mcap")

@@ -255,17 +255,3 @@ def _loader(fmt: str) -> Callable[[Path], Callable[..., tuple[Tensor, ...]]]:
     if fmt in ("exported", "tensorrt"):
         return lambda path: torch.export.load(str(path)).module()
     raise ExportError(f"unknown export format {fmt!r} in the manifest")
-
-
-__all__ = [
-    "FORMATS",
-    "MANIFEST",
-    "ExportError",
-    "ExportFormat",
-    "ExportManifest",
-    "example_inputs",
-    "export_model",
-    "is_export_dir",
-    "load_export",
-    "read_manifest",
-]

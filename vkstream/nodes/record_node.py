@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from vkstream.nodes.node import DEPTH, IMAGE, PANOPTIC, Node, NodeContext, Packet, Port, ports
-from vkstream.record import McapRecorder
+from vkstream.record import FoxgloveOutput
 from vkstream.wire import FrameOutput, checked_output, stream_result
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class RecordNode(Node):
 
     def __init__(self, options: RecordOptions, context: NodeContext) -> None:
         super().__init__(options, context)
-        self._recorder = McapRecorder(options.path, overwrite=options.overwrite)
+        self._recorder = FoxgloveOutput(options.path, overwrite=options.overwrite)
         self._recorded: dict[str, tuple[int, int]] = {}
         """Stream -> (ingest epoch, frames recorded in it): seq gaps are the frames that never came."""
 

@@ -8,7 +8,7 @@ are where they go, :mod:`.output` both at once.
 
 from vkstream.record.channels import IMAGE_TOPICS, ResultChannels, topics
 from vkstream.record.live import DEFAULT_PORT, LiveAddress, start_live_server
-from vkstream.record.mcap import McapRecorder, open_recording
+from vkstream.record.mcap import open_recording
 from vkstream.record.output import FoxgloveOutput, parse_intrinsics
 
 __all__ = [
@@ -16,7 +16,6 @@ __all__ = [
     "IMAGE_TOPICS",
     "FoxgloveOutput",
     "LiveAddress",
-    "McapRecorder",
     "ResultChannels",
     "open_recording",
     "parse_intrinsics",
