@@ -11,7 +11,7 @@ from tests.models.conftest import confident_model, image_tensor
 from vkstream.data.frame import Frame
 from vkstream.models import FrameResult, ModelConfig, OnlineVideoKNet
 from vkstream.models.options import StageOptions
-from vkstream.models.stages import BATCH_BUCKETS, Stage, bucket_for
+from vkstream.models.stages import BATCH_BUCKETS, Stage, bucket_for, native_bf16, resolve_precision
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,11 @@ def test_unknown_stages_and_options_are_refused(tiny_cfg: ModelConfig) -> None:
         OnlineVideoKNet(confident_model(tiny_cfg), {"neck": StageOptions()})
     with pytest.raises(ValueError, match="precision"):
         StageOptions(precision="fp8")  # type: ignore[arg-type]
+
+
+def test_auto_precision_is_bf16_only_where_the_device_computes_it() -> None:
+    cpu = torch.device("cpu")
+    stage = Stage("backbone_neck", torch.nn.Identity(), cpu, StageOptions(precision="auto"))
+    assert stage.options.precision == ("bf16" if native_bf16(cpu) else "fp32")
+    assert native_bf16(cpu) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert resolve_precision(StageOptions(precision="fp16"), cpu).precision == "fp16"  # asked for: kept

@@ -144,3 +144,43 @@ def test_mask_iou_association_follows_overlapping_masks() -> None:
     assert ids.tolist() == [[2, 1]]
     ids, _ = track(cfg, detections(emb[:1], [0.9], [13], masks=masks[2:]), mem, torch.tensor([2]))
     assert ids.tolist() == [[3]]  # no overlap: new object
+
+
+def box_at(x: float, width: float = 10.0) -> torch.Tensor:
+    return torch.tensor([[x, 0.0, x + width, 10.0]])
+
+
+def test_the_motion_gate_keeps_a_look_alike_from_taking_a_far_track() -> None:
+    emb = distinct_embeddings(1)
+    for max_shift, far_id in ((0.0, 1), (1.0, 2)):  # 0: no gate, the reference's behaviour
+        cfg = ModelConfig(embed_dim=E, tracker={"capacity": 8, "max_shift": max_shift})
+        _, mem = track(cfg, detections(emb, [0.9], [13], box_at(0)), memory(cfg), torch.tensor([0]))
+        ids, mem = track(cfg, detections(emb, [0.9], [13], box_at(5)), mem, torch.tensor([1]))
+        assert ids.tolist() == [[1]]  # half a box away: the same object
+        ids, _ = track(cfg, detections(emb, [0.9], [13], box_at(40)), mem, torch.tensor([2]))
+        assert ids.tolist() == [[far_id]]  # 3.5 boxes away in one frame: another object of that look
+
+
+def test_the_motion_gate_allows_more_shift_after_frames_unseen() -> None:
+    cfg = ModelConfig(embed_dim=E, tracker={"capacity": 8, "max_shift": 1.0})
+    emb = distinct_embeddings(2)
+    _, mem = track(cfg, detections(emb[:1], [0.9], [13], box_at(0)), memory(cfg), torch.tensor([0]))
+    weak = detections(emb[1:], [0.1], [13], box_at(200))
+    for frame in (1, 2):  # unseen for two frames
+        _, mem = track(cfg, weak, mem, torch.tensor([frame]))
+    ids, _ = track(cfg, detections(emb[:1], [0.9], [13], box_at(25)), mem, torch.tensor([3]))
+    assert ids.tolist() == [[1]]  # 2.5 boxes in 3 frames: within 1 box per frame
+
+
+def test_the_cascade_lets_the_track_of_the_last_frame_keep_its_object() -> None:
+    # Track 1 was last seen two frames ago, track 2 in the last frame. The detection resembles both,
+    # track 1 a little more: all at once track 1 takes it, in the cascade track 2 keeps it.
+    emb = distinct_embeddings(2)
+    detection = 0.75 * emb[0:1] + 0.66 * emb[1:2]
+    for cascade, expected in ((False, 1), (True, 2)):
+        cfg = ModelConfig(embed_dim=E, tracker={"capacity": 8, "cascade": cascade})
+        _, mem = track(cfg, detections(emb[:1], [0.9], [13], box_at(0)), memory(cfg), torch.tensor([0]))
+        ids, mem = track(cfg, detections(emb[1:2], [0.9], [13], box_at(50)), mem, torch.tensor([1]))
+        assert ids.tolist() == [[2]]  # unlike track 1: a new track
+        ids, _ = track(cfg, detections(detection, [0.9], [13], box_at(50)), mem, torch.tensor([2]))
+        assert ids.tolist() == [[expected]]

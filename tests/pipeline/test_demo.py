@@ -9,7 +9,7 @@ import cv2
 
 from tests.conftest import REPO
 from tests.record.mcap_read import read_mcap
-from vkstream.launch.demo import demo_endpoint
+from vkstream.launch.demo import demo_endpoint, model_threads
 from vkstream.record import topics as topics_of
 
 
@@ -48,3 +48,7 @@ def test_the_demo_publishes_on_its_port_or_says_it_is_taken(caplog) -> None:
     assert f"port {port} is taken" in caplog.text
     assert demo_endpoint(port) == f"tcp://127.0.0.1:{port}"
     assert demo_endpoint(0) == "tcp://127.0.0.1:*"
+
+
+def test_the_model_leaves_one_core_to_the_sinks_and_replays() -> None:
+    assert [model_threads(cores) for cores in (1, 2, 16)] == [1, 1, 15]

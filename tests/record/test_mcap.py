@@ -118,3 +118,17 @@ def test_a_recording_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:
     (tmp_path / "folder.mcap").mkdir()
     with pytest.raises(ValueError, match="is a folder"):
         FoxgloveOutput(tmp_path / "folder.mcap")
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "none"])
+def test_every_chunk_compression_reads_back_the_same(tmp_path: Path, compression: str) -> None:
+    output, image = make_scene(0, size=(94, 310))
+    result = wire_result(output)
+    path = tmp_path / f"{compression}.mcap"
+    with FoxgloveOutput(path, compression=compression) as recorder:
+        recorder.add(result, image)
+    panoptic = next(m for m in read_mcap(path) if m.topic == "/front/panoptic").value
+    assert panoptic.encoding == "rgb8" and (panoptic.height, panoptic.width) == (94, 310)
+    assert panoptic.data == colorize_result(result).tobytes()
+    with pytest.raises(ValueError, match="MCAP compression must be one of lz4, zstd, none, got 'gzip'"):
+        FoxgloveOutput(tmp_path / "gzip.mcap", compression="gzip")  # type: ignore[arg-type]

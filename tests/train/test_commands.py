@@ -162,7 +162,7 @@ def test_predict_errors_are_one_line(
     assert "not a SemKITTI-DVPS test split" in bad_split
 
 
-@pytest.mark.parametrize("name", ["synth_small", "kitti_step_r50"])
+@pytest.mark.parametrize("name", ["synth_small", "synth_small_finetune", "kitti_step_r50"])
 def test_shipped_training_configs_are_valid(name: str, cli) -> None:
     path = REPO / "configs" / "model" / f"{name}.yaml"
     checked = cli("config", "check", "train", path)

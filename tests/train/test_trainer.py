@@ -94,6 +94,32 @@ def test_a_run_folder_is_never_overwritten_and_resume_needs_training_state(
     assert shipped["new_score"] == shipped["det_score"] == 0.2
 
 
+def test_fine_tuning_starts_from_the_weights_with_a_fresh_optimiser(
+    synth_root: Path, tmp_path: Path, tiny_config
+) -> None:
+    cfg = tiny_config(synth_root, data={"val": []}, schedule={"steps": 2, "batch_size": 1, "warmup_steps": 0})
+    first = tmp_path / "first"
+    train(cfg, first)
+    shipped = first / "model.pt"
+    losses = cfg.model.losses.model_copy(update={"track_l2": 4.0})  # loss weights may change
+    tuned = cfg.model_copy(
+        update={
+            "run": cfg.run.model_copy(update={"init_from": shipped}),
+            "model": cfg.model.model_copy(update={"losses": losses}),
+        }
+    )
+    trainer = Trainer(tuned, tmp_path / "tuned")
+    start = read_checkpoint(shipped)["state_dict"]
+    own = trainer.model.state_dict()
+    assert all(torch.equal(own[k], start[k].to(own[k].dtype)) for k in start)
+    assert trainer.step == 0 and not trainer.optimizer.state  # a new run: step 0, no optimiser state
+    summary = trainer.fit()
+    assert summary.first_step == 0 and summary.steps == 2
+    other = tuned.model_copy(update={"model": tuned.model.model_copy(update={"embed_dim": 8})})
+    with pytest.raises(CheckpointError, match=r"another model config: embed_dim \(checkpoint 16, config 8\)"):
+        Trainer(other, tmp_path / "other")
+
+
 def test_training_errors_are_clear(synth_root: Path, tmp_path: Path, tiny_config, tiny_model) -> None:
     with pytest.raises(TrainingError, match=r"no sequence 000009 in split train \(found: 000000, 000001\)"):
         Trainer(

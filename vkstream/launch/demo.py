@@ -61,7 +61,7 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     from vkstream.pipeline.config import PipelineConfig
 
     data = load_config(options.config, PipelineConfig).model_dump(mode="json")
-    threads = options.threads or os.cpu_count() or 1
+    threads = options.threads or model_threads(os.cpu_count() or 1)
     data["model"] = {**(data["model"] or {}), "checkpoint": str(options.checkpoint), "threads": threads}
     own = {
         "publisher": {"endpoint": demo_endpoint(options.port), "queue_size": 8, "sndhwm": 64},
@@ -69,12 +69,30 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     }
     for node in data["nodes"]:
         node["options"] = {**node["options"], **own.get(node["type"], {})}
-    source = {"kind": "kitti", "root": str(options.data), "speed": options.speed, "ground_truth": True}
+    # Preloaded: a camera hands over decoded frames; decoding four PNGs per frame at 10 Hz would take a
+    # third of a core per stream from the pipeline on a small machine.
+    source = {
+        "kind": "kitti",
+        "root": str(options.data),
+        "speed": options.speed,
+        "ground_truth": True,
+        "preload": True,
+    }
     data["streams"] = [
         {"id": f"cam{i}", "source": {**source, "sequence": seq}} for i, seq in enumerate(sequences)
     ]
     data.update(name="vkstream-demo", control={"enabled": False}, telemetry={"skip_first": 3})
     return PipelineConfig.model_validate(data)
+
+
+def model_threads(cores: int) -> int:
+    """Torch threads for a model that shares the CPU with the demo's sinks and replays: all cores but one.
+
+    A torch op waits for the slowest of its threads, so a thread whose core another process takes
+    stalls every op it is part of (measured on 2 cores: the backbone took 145 ms a frame with 2
+    threads beside the sinks, 88 ms with 1, and the demo served 2.2 against 3.6 frames per second
+    per stream)."""
+    return max(1, cores - 1)
 
 
 def demo_endpoint(port: int = DEMO_PORT) -> str:

@@ -65,6 +65,17 @@ class TrackerConfig(BaseModel):
         le=1,
         description="min embedding cosine to match (the L2 loss trains 1 vs 0); -1 = bi-softmax only",
     )
+    max_shift: float = Field(
+        0.0,
+        ge=0,
+        description="motion gate: max centre shift per frame since the track was last seen, in box "
+        "sizes (0 = none)",
+    )
+    cascade: bool = Field(
+        False,
+        description="match the tracks seen in the last frame first, then the older ones with what is "
+        "left (DeepSORT's matching cascade); False: all at once (QDTrack)",
+    )
     memory_frames: int = Field(5, ge=1, description="frames a track survives without a match")
     momentum: float = Field(0.8, ge=0, le=1, description="weight of the new embedding in the memory")
     capacity: int = Field(64, ge=1, description="tracks one stream's memory holds")

@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Precision = Literal["fp32", "bf16", "fp16"]
+Precision = Literal["fp32", "bf16", "fp16", "auto"]
 CompileMode = Literal["none", "default", "reduce-overhead", "max-autotune"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 COMPILE_MODES: tuple[str, ...] = get_args(CompileMode)
@@ -22,7 +22,11 @@ class StageOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    precision: Precision = Field("fp32", description="fp32, or bf16/fp16 autocast (weights stay fp32)")
+    precision: Precision = Field(
+        "fp32",
+        description="fp32, or bf16/fp16 autocast (weights stay fp32); auto: bf16 where the device computes "
+        "it natively (CUDA GPUs with bf16, CPUs with AVX512-BF16 or AMX), else fp32",
+    )
     compile: CompileMode = Field(
         "none",
         description="torch.compile mode: none, default, reduce-overhead (CUDA graphs on a GPU) or "

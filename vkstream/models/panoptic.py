@@ -102,11 +102,12 @@ def merge_segments(
     # The overlap test on the cells of the image: a kernel's visible cells (where it wins with a
     # probability >= mask_prob) against all its cells with that probability.
     hc, wc = grid_cells(image_size, s)
-    probs_in = mask_probs[..., :hc, :wc]
     winner_in = winner[:, :hc, :wc]
-    inside = probs_in.gather(1, winner_in[:, None])[:, 0] >= cfg.merge.mask_prob
+    # Gathered on the whole grid, then cropped: gathering from a cropped view copies all N maps.
+    inside = (mask_probs.gather(1, winner[:, None])[:, 0] >= cfg.merge.mask_prob)[:, :hc, :wc]
     visible = _bincount(torch.where(inside, winner_in, n), n + 1)[:, :n]
-    full = (probs_in >= cfg.merge.mask_prob).sum((2, 3))
+    # count_nonzero: a bool sum over the dims of a cropped view is ten times slower on a CPU.
+    full = torch.count_nonzero(mask_probs[..., :hc, :wc] >= cfg.merge.mask_prob, dim=(2, 3))
     kept = keep & (visible > 0) & (visible >= cfg.merge.overlap * full)
 
     thing_classes = device_tensor(cfg.thing_classes, device)
@@ -117,11 +118,10 @@ def merge_segments(
     upsampler = BlockUpsampler(s, (hg, wg), image_size)
     candidates = upsampler.candidates(_leaders(ranked, winner, CANDIDATES_PER_CELL))
 
-    def rank(logits: Tensor, kernels: Tensor) -> Tensor:
+    def rank(logits: Tensor, kernels: Tensor, batch: Tensor) -> Tensor:
         # As the reference: mask logits upsampled, then the sigmoid, times the kernel's score.
-        at = kernels.flatten(1)
-        kernel_score = score.gather(1, at).view_as(kernels)[..., None, None]
-        kernel_keep = keep.gather(1, at).view_as(kernels)[..., None, None]
+        kernel_score = score[batch[:, None], kernels][..., None, None]
+        kernel_keep = keep[batch[:, None], kernels][..., None, None]
         return torch.where(kernel_keep, kernel_score * torch.sigmoid(logits), -1.0)
 
     choice = upsampler.choose(mask_logits, candidates, rank)
@@ -133,7 +133,7 @@ def merge_segments(
         semantic=slot_class.gather(1, slot.flatten(1)).view_as(slot),
         slot_class=slot_class,
         slot_score=slot_score,
-        thing_cells=cells.sum((2, 3)),
+        thing_cells=torch.count_nonzero(cells, dim=(2, 3)),
         thing_box=_cell_boxes(cells, s, image_size),
         low_res_masks=cells.flatten(2).float(),
         choice=choice,
@@ -176,14 +176,12 @@ def _leaders(ranked: Tensor, winner: Tensor, count: int) -> Tensor:
 
 def _slots(cfg: ModelConfig, kernel: Tensor, kept: Tensor, cls: Tensor) -> Tensor:
     """Slot of each position given its winning kernel: the kernel, or its class's untracked region where
-    the kernel is a thing kernel that failed the overlap test."""
-    b = kernel.shape[0]
+    the kernel is a thing kernel that failed the overlap test (decided per kernel, then looked up)."""
     n = cls.shape[1]
-    flat = kernel.flatten(1)
-    kernel_kept = kept.gather(1, flat).view_as(kernel)
-    region = n + _index_in(cls.gather(1, flat).view_as(kernel), cfg.thing_classes)
-    untracked = (kernel < cfg.num_thing_kernels) & ~kernel_kept
-    return torch.where(untracked, region, kernel).view(b, *kernel.shape[1:])
+    own = torch.arange(n, device=kernel.device).expand_as(cls)
+    untracked = (own < cfg.num_thing_kernels) & ~kept
+    slot_of_kernel = torch.where(untracked, n + _index_in(cls, cfg.thing_classes), own)
+    return slot_of_kernel.gather(1, kernel.flatten(1)).view_as(kernel)
 
 
 def _cell_boxes(cells: Tensor, stride: int, image_size: tuple[int, int]) -> Tensor:

@@ -29,6 +29,24 @@ _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 StageFn = Callable[..., tuple[Tensor, ...]]
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively; elsewhere autocast emulates it, slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+        return any(getattr(cpu, name, lambda: False)() for name in checks)
+    return False
+
+
+def resolve_precision(options: StageOptions, device: torch.device) -> StageOptions:
+    """``options`` with precision ``auto`` made bf16 or fp32 for ``device``."""
+    if options.precision != "auto":
+        return options
+    return options.model_copy(update={"precision": "bf16" if native_bf16(device) else "fp32"})
+
+
 def bucket_for(batch: int, buckets: Sequence[int] = BATCH_BUCKETS) -> int:
     """The smallest bucket that holds ``batch`` (the largest one for bigger batches, run in chunks)."""
     for size in buckets:
@@ -60,7 +78,7 @@ class Stage:
     ) -> None:
         self.name = name
         self.device = device
-        self.options = options or StageOptions()
+        self.options = resolve_precision(options or StageOptions(), device)
         if isinstance(fn, nn.Module):
             if self.options.channels_last:
                 fn = fn.to(memory_format=torch.channels_last)

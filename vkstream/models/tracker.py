@@ -31,6 +31,8 @@ class TrackMemory:
     """bool: the slot holds a live track."""
     masks: Tensor
     """float [.., K, P]: the last visible mask on the mask grid (P = 0 unless mask-IoU association)."""
+    boxes: Tensor
+    """float [.., K, 4]: the last matched box (x0, y0, x1, y1), for the motion gate."""
     next_id: Tensor
     """long [] (or [B]): the id the next new track gets."""
 
@@ -45,6 +47,7 @@ class TrackMemory:
             last_seen=torch.zeros(k, dtype=torch.long, device=device),
             valid=torch.zeros(k, dtype=torch.bool, device=device),
             masks=torch.zeros(k, p, device=device),
+            boxes=torch.zeros(k, 4, device=device),
             next_id=torch.ones((), dtype=torch.long, device=device),
         )
 
@@ -102,6 +105,17 @@ def remove_duplicates(cfg: ModelConfig, det: Detections) -> Tensor:
     return det.valid & ~dup
 
 
+def centre_shift(det_boxes: Tensor, track_boxes: Tensor) -> Tensor:
+    """[B,D,K] distance between box centres in box sizes (each axis over the larger of the two boxes)."""
+    det_c = (det_boxes[..., :2] + det_boxes[..., 2:]) / 2
+    trk_c = (track_boxes[..., :2] + track_boxes[..., 2:]) / 2
+    size = torch.maximum(
+        (det_boxes[..., :, None, 2:] - det_boxes[..., :, None, :2]),
+        (track_boxes[..., None, :, 2:] - track_boxes[..., None, :, :2]),
+    ).clamp(min=1.0)
+    return ((det_c[..., :, None, :] - trk_c[..., None, :, :]) / size).norm(dim=-1)
+
+
 def similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
     """[B,D,K] association scores; zero for pairs of another class or an invalid side."""
     ok = det.valid[..., :, None] & memory.valid[..., None, :]
@@ -116,6 +130,11 @@ def similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Te
             -1, -2
         )
         ok &= cosine > cfg.tracker.min_cosine
+        if cfg.tracker.max_shift > 0:
+            # Objects do not jump: two cars of one model look alike, but only one can be near the
+            # track's last box. The allowance grows with the frames the track went unseen.
+            gap = (frame[:, None] - memory.last_seen).clamp(min=1).to(det.boxes.dtype)
+            ok &= centre_shift(det.boxes, memory.boxes) <= cfg.tracker.max_shift * gap[..., None, :]
         return torch.where(ok, bisoftmax, torch.zeros_like(bisoftmax))
     # K-Net + IoU: mask IoU with the segments of the previous frame only.
     ok &= (memory.last_seen == (frame[:, None] - 1))[..., None, :]
@@ -147,6 +166,36 @@ def greedy_assign(sim: Tensor, eligible: Tensor, priority: Tensor, threshold: fl
     return slot
 
 
+def _cascade(
+    cfg: ModelConfig,
+    det: Detections,
+    memory: TrackMemory,
+    frame: Tensor,
+    eligible: Tensor,
+    priority: Tensor,
+    threshold: float,
+) -> Tensor:
+    """Tracks seen in the last frame take their detections first; older tracks compete for the rest.
+
+    A track missed for a few frames has a stale embedding and box; letting it compete on equal terms
+    with the tracks of the last frame lets it take over an object another track is following.
+    """
+    recent = memory.last_seen == (frame[:, None] - 1)
+    first = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
+    first.valid = memory.valid & recent
+    slot = greedy_assign(
+        similarity(cfg, det, first, frame), eligible, priority, threshold, cfg.tracker.rounds
+    )
+    second = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
+    second.valid = memory.valid & ~recent
+    rest = Detections(**{f.name: getattr(det, f.name) for f in fields(det)})
+    rest.valid = det.valid & (slot < 0)
+    later = greedy_assign(
+        similarity(cfg, rest, second, frame), rest.valid & eligible, priority, threshold, cfg.tracker.rounds
+    )
+    return torch.where(slot >= 0, slot, later)
+
+
 def track(
     cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor
 ) -> tuple[Tensor, TrackMemory]:
@@ -163,10 +212,12 @@ def track(
     det.valid = remove_duplicates(cfg, det)
     priority = _priority(det.scores)
 
-    sim = similarity(cfg, det, memory, frame)
     threshold = t.match_score if cfg.association == "embedding" else t.mask_iou
     eligible = det.valid & (det.scores > t.det_score)
-    slot = greedy_assign(sim, eligible, priority, threshold, t.rounds)
+    if t.cascade and cfg.association == "embedding":
+        slot = _cascade(cfg, det, memory, frame, eligible, priority, threshold)
+    else:
+        slot = greedy_assign(similarity(cfg, det, memory, frame), eligible, priority, threshold, t.rounds)
     matched = slot >= 0
 
     new = det.valid & ~matched & (det.scores > t.new_score)
@@ -209,6 +260,9 @@ def track(
             has[..., None],
             det.masks.gather(1, src[..., None].expand(-1, -1, det.masks.shape[-1])),
             memory.masks,
+        ),
+        boxes=torch.where(
+            has[..., None], det.boxes.gather(1, src[..., None].expand(-1, -1, 4)), memory.boxes
         ),
         next_id=next_id,
     )

@@ -28,17 +28,21 @@ _CORNERS = ((0, 0), (0, 1), (1, 0), (1, 1))
 
 @dataclass
 class PixelChoice:
-    """Which candidate kernel each pixel takes, kept in block layout for further lookups."""
+    """Which kernel each pixel takes, in block layout for further lookups."""
 
-    candidates: Tensor
-    """[B,4,Yb,Xb] long: the kernel winning each corner cell of each block."""
-    index: Tensor
-    """[B,1,Yb,Xb,s,s] long: the chosen candidate of each pixel of each block."""
+    kernels: Tensor
+    """[B,s*s,Yb,Xb] long: the kernel of pixel (r, q) of block (Y, X) at [:, r * s + q, Y, X]."""
     image_size: tuple[int, int]
 
 
 class BlockUpsampler:
-    """Bilinear x ``stride`` upsampling of chosen kernels' maps, for one grid size and image size."""
+    """Bilinear x ``stride`` upsampling of chosen kernels' maps, for one grid size and image size.
+
+    Most blocks lie inside one segment: their four corner cells have the same winner, which then wins
+    all their pixels (with equal scores exactly so: a bilinear value is a positive mix of the corner
+    values, so a kernel ahead at all four corners is ahead everywhere between them). Only the other
+    blocks, along segment borders, weigh their candidates pixel by pixel.
+    """
 
     def __init__(self, stride: int, grid_size: tuple[int, int], image_size: tuple[int, int]) -> None:
         if stride % 2:
@@ -54,34 +58,51 @@ class BlockUpsampler:
         """Weights of the first and the second neighbour for the s positions inside a block."""
 
     def candidates(self, leaders: Tensor) -> Tensor:
-        """[B,K,hg,wg] the K best kernels of each cell -> [B,4K,Yb,Xb] candidate kernels per block."""
+        """[B,K,hg,wg] the K best kernels of each cell -> [B,4K,Yb,Xb] candidate kernels per block
+        (corner c's leaders at c*K .. c*K + K - 1; corners top-left, top-right, bottom-left, bottom-right)."""
         padded = F.pad(leaders.float(), (1, 1, 1, 1), mode="replicate").long()
         return torch.cat([self._corner(padded, dy, dx) for dy, dx in _CORNERS], dim=1)
 
     def choose(
-        self, maps: Tensor, candidates: Tensor, rank: Callable[[Tensor, Tensor], Tensor] | None = None
+        self, maps: Tensor, candidates: Tensor, rank: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None
     ) -> PixelChoice:
         """The candidate with the highest interpolated [B,N,hg,wg] ``maps`` value at each pixel.
 
-        ``rank(values, candidates)`` turns the interpolated values [B,C,Yb,Xb,s,s] of the candidates
-        [B,C,Yb,Xb] into what is compared (e.g. a score times the sigmoid of interpolated logits).
+        ``rank(values, kernels, batch)`` turns the interpolated values [M,C,s,s] of the candidate
+        kernels [M,C] of M blocks of batch items [M] into what is compared (e.g. a score times the
+        sigmoid of interpolated logits).
         """
-        values = self._candidate_values(maps, candidates)
-        if rank is not None:
-            values = rank(values, candidates)
-        # max(dim) rather than argmax: argmax over a short strided dim is ~40x slower on a CPU.
-        return PixelChoice(candidates, values.max(1, keepdim=True).indices, self.image_size)
+        b, c, yb, xb = candidates.shape
+        s = self.stride
+        per_corner = c // 4
+        first = candidates[:, ::per_corner]  # [B,4,Yb,Xb]: each corner's winner
+        mixed = (first != first[:, :1]).any(1)  # [B,Yb,Xb]: blocks on a border between segments
+        kernels = first[:, :1].expand(b, s * s, yb, xb).clone()
+        where = mixed.nonzero(as_tuple=True)
+        if where[0].numel():
+            batch, y, x = where
+            kernels_m = candidates[batch, :, y, x]  # [M,C]
+            padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
+            corners = [
+                padded[batch[:, None], kernels_m, (y + dy)[:, None], (x + dx)[:, None]] for dy, dx in _CORNERS
+            ]
+            values = self._interpolate(*corners, maps.dtype, maps.device, layout="candidates")
+            if rank is not None:
+                values = rank(values, kernels_m, batch)
+            # max(dim) rather than argmax: argmax over a short strided dim is ~40x slower on a CPU.
+            best = values.flatten(2).max(1).indices  # [M,s*s]
+            kernels[batch, :, y, x] = kernels_m.gather(1, best)
+        return PixelChoice(kernels, self.image_size)
 
     def kernels(self, choice: PixelChoice) -> Tensor:
         """[B,H,W] long: the kernel each pixel took."""
-        b, k, yb, xb = choice.candidates.shape
-        s = self.stride
-        chosen = choice.candidates[..., None, None].expand(b, k, yb, xb, s, s).gather(1, choice.index)
-        return self._to_image(chosen[:, 0])
+        return self._to_image(choice.kernels)
 
     def values(self, maps: Tensor, choice: PixelChoice) -> Tensor:
         """[B,H,W]: each pixel's bilinearly upsampled value of its chosen kernel's map in [B,N,hg,wg]."""
-        return self._to_image(self._candidate_values(maps, choice.candidates).gather(1, choice.index)[:, 0])
+        padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
+        corners = [self._corner(padded, dy, dx).gather(1, choice.kernels) for dy, dx in _CORNERS]
+        return self._to_image(self._interpolate(*corners, maps.dtype, maps.device, layout="pixels"))
 
     def upsample(self, maps: Tensor) -> Tensor:
         """Plain bilinear upsampling of a few [B,C,hg,wg] maps, cropped to [B,C,H,W]."""
@@ -92,23 +113,40 @@ class BlockUpsampler:
         hg, wg = self.grid_size
         return padded[..., dy : dy + hg + 1, dx : dx + wg + 1]
 
-    def _candidate_values(self, maps: Tensor, candidates: Tensor) -> Tensor:
-        """[B,4,Yb,Xb,s,s] interpolated values of each block's candidates."""
-        padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
-        tl, tr, bl, br = (
-            self._corner(padded, dy, dx).gather(1, candidates)[..., None] for dy, dx in _CORNERS
-        )
-        w0, w1 = (w.to(device=maps.device, dtype=maps.dtype) for w in self._along)
-        # Along the row first, then between the rows, as PyTorch's bilinear kernel does; elementwise, so
-        # an item's values never depend on the rest of the batch.
-        top = tl * w0 + tr * w1  # [B, candidate, Yb, Xb, s]: columns q
-        bottom = bl * w0 + br * w1
-        return top[..., None, :] * w0[:, None] + bottom[..., None, :] * w1[:, None]
+    def _interpolate(
+        self,
+        tl: Tensor,
+        tr: Tensor,
+        bl: Tensor,
+        br: Tensor,
+        dtype: torch.dtype,
+        device: torch.device,
+        layout: str,
+    ) -> Tensor:
+        """Bilinear values between corner values, with PyTorch's arithmetic: along the row first, then
+        between the rows; elementwise, so an item's values never depend on the rest of the batch.
+
+        ``layout="candidates"``: corners [M,C] -> [M,C,s,s]; ``"pixels"``: corners [B,s*s,Yb,Xb] (the
+        corner values of each pixel's own kernel) -> [B,s*s,Yb,Xb].
+        """
+        s = self.stride
+        w0, w1 = (w.to(device=device, dtype=dtype) for w in self._along)
+        if layout == "candidates":
+            top = tl[..., None] * w0 + tr[..., None] * w1  # [M,C,s]: columns q
+            bottom = bl[..., None] * w0 + br[..., None] * w1
+            return top[..., None, :] * w0[:, None] + bottom[..., None, :] * w1[:, None]
+        shape = (1, s * s, 1, 1)
+        q0, q1 = (w.repeat(s).view(shape) for w in (w0, w1))  # position r*s+q -> weight of column q
+        r0, r1 = (w.repeat_interleave(s).view(shape) for w in (w0, w1))  # -> weight of row r
+        top = tl * q0 + tr * q1
+        bottom = bl * q0 + br * q1
+        return top * r0 + bottom * r1
 
     def _to_image(self, blocks: Tensor) -> Tensor:
-        """[B,Yb,Xb,s,s] block layout -> [B,H,W] pixels (blocks start half a cell above/left)."""
-        b, yb, xb, s, _ = blocks.shape
-        image = blocks.permute(0, 1, 3, 2, 4).reshape(b, yb * s, xb * s)
+        """[B,s*s,Yb,Xb] block layout -> [B,H,W] pixels (blocks start half a cell above/left)."""
+        b, _, yb, xb = blocks.shape
+        s = self.stride
+        image = blocks.view(b, s, s, yb, xb).permute(0, 3, 1, 4, 2).reshape(b, yb * s, xb * s)
         h, w = self.image_size
         half = s // 2
         return image[:, half : half + h, half : half + w]

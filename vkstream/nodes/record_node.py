@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,9 @@ class RecordOptions(BaseModel):
 
     path: Path = Field(description="the MCAP file to write (*.mcap)")
     overwrite: bool = Field(default=True, description="replace an existing file (else refuse to start)")
+    compression: Literal["lz4", "zstd", "none"] = Field(
+        default="lz4", description="MCAP chunk compression (lz4: least CPU; zstd: smaller files)"
+    )
 
 
 class RecordNode(Node):
@@ -37,7 +40,9 @@ class RecordNode(Node):
 
     def __init__(self, options: RecordOptions, context: NodeContext) -> None:
         super().__init__(options, context)
-        self._recorder = FoxgloveOutput(options.path, overwrite=options.overwrite)
+        self._recorder = FoxgloveOutput(
+            options.path, overwrite=options.overwrite, compression=options.compression
+        )
         self._recorded: dict[str, tuple[int, int]] = {}
         """Stream -> (ingest epoch, frames recorded in it): seq gaps are the frames that never came."""
 

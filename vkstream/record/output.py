@@ -18,7 +18,7 @@ from vkstream.client import StreamResult
 from vkstream.data.frame import Intrinsics
 from vkstream.record.channels import ResultChannels
 from vkstream.record.live import LiveAddress, start_live_server
-from vkstream.record.mcap import open_recording
+from vkstream.record.mcap import Compression, open_recording
 
 _INTRINSICS = re.compile(r"(?:(?P<stream>[^=]+)=)?(?P<values>[^=]+)")
 
@@ -26,7 +26,8 @@ _INTRINSICS = re.compile(r"(?:(?P<stream>[^=]+)=)?(?P<values>[^=]+)")
 class FoxgloveOutput:
     """``add`` results and they are recorded into ``mcap`` and served live on ``live`` (either may be
     None); ``close`` finishes the file and stops the server. ``intrinsics`` by stream id (None: every
-    other stream) give the calibration of results added without their own."""
+    other stream) give the calibration of results added without their own; ``compression`` is the
+    MCAP file's chunk compression."""
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class FoxgloveOutput:
         overwrite: bool = False,
         allow_remote: bool = False,
         intrinsics: Mapping[str | None, Intrinsics] | None = None,
+        compression: Compression = "lz4",
     ) -> None:
         self.channels = ResultChannels()
         self.intrinsics = dict(intrinsics or {})
@@ -44,7 +46,10 @@ class FoxgloveOutput:
         self._closers: list[Callable[[], object]] = []
         try:
             if self.path is not None:
-                self._closers.append(open_recording(self.path, self.channels, overwrite=overwrite).close)
+                writer = open_recording(
+                    self.path, self.channels, overwrite=overwrite, compression=compression
+                )
+                self._closers.append(writer.close)
             if live is not None:
                 server = start_live_server(live, self.channels, allow_remote=allow_remote)
                 self._closers.append(server.stop)

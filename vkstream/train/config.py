@@ -133,6 +133,11 @@ class ValConfig(_Strict):
 
 class RunConfig(_Strict):
     out: Path | None = Field(None, description="run folder (default: runs/<config file name>)")
+    init_from: Path | None = Field(
+        None,
+        description="start from this checkpoint's weights (a shipped model.pt or a run's checkpoint; "
+        "same architecture) with a fresh optimiser and schedule: fine-tuning",
+    )
     seed: int = Field(0, ge=0)
     device: Device = Field("auto", description="auto: CUDA when available, else CPU")
     amp: Literal["off", "bf16", "fp16"] = Field("bf16", description="mixed precision on CUDA (CPU: off)")

@@ -155,6 +155,8 @@ class Trainer:
 
         torch.manual_seed(cfg.run.seed)
         self.model = VideoKNet(cfg.model).to(self.device)
+        if cfg.run.init_from is not None and resume_payload is None:
+            self._initialise(cfg.run.init_from)
         self.model.train()
         self.optimizer = make_optimizer(self.model, cfg.optim)
         self.amp_dtype = self._amp_dtype()
@@ -184,6 +186,15 @@ class Trainer:
         if changed:
             log.warning("resuming with changed training settings: %s", "; ".join(changed))
         return payload
+
+    def _initialise(self, path: Path) -> None:
+        """Fine-tuning: the weights of ``path``, nothing of its training state."""
+        payload = read_checkpoint(path)
+        # Loss weights and inference settings may change; the architecture may not.
+        stored = with_runtime(stored_model_config(payload, path), self.cfg.model)
+        check_model_config(stored.model_copy(update={"losses": self.cfg.model.losses}), self.cfg.model, path)
+        load_weights(self.model, payload["state_dict"], path)
+        log.info("starting from the weights of %s (step %s)", path, payload["metadata"].get("step", "?"))
 
     def _restore(self, payload: dict[str, Any], path: Path) -> None:
         training = payload["training"]

@@ -27,7 +27,10 @@ class FrameReceiver(threading.Thread):
     """Subscribes to ``endpoint``; writes OUT/STREAM.mp4 and strips, summarises latency, feeds ``sinks``.
 
     Each stream replays the sequence ``sequences[stream]`` of ``dataset`` (a
-    :class:`vkstream.data.SequenceDataset`): frame ``seq`` of it, or its last past the end.
+    :class:`vkstream.data.SequenceDataset`): frame ``seq`` of it, or its last past the end. Results are
+    decoded as they arrive, as a planner would, and ``sinks`` get them live; the videos are drawn in
+    :meth:`finish`, once the pipeline is done, so that drawing and encoding them never take the CPU
+    from the pipeline they show (on a small machine they cost as much as a model step).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class FrameReceiver(threading.Thread):
         self.sinks = sinks
         self.stopping = threading.Event()
         self.error: BaseException | None = None
+        self._received: list[StreamResult] = []
 
     def run(self) -> None:
         try:
@@ -55,23 +59,34 @@ class FrameReceiver(threading.Thread):
                 if result is None:
                     continue
                 self.summary.add(result)
-                name = self.sequences[result.stream]
-                frame = self.dataset.read_frame(name, min(result.seq, self.dataset.num_frames(name) - 1))
-                self.recorder.add(result, frame.image)
-                for sink in self.sinks:
-                    sink.add(result, frame.image, intrinsics_at(frame, result.size))
+                self._received.append(result)
+                if self.sinks:
+                    frame = self._frame(result)
+                    for sink in self.sinks:
+                        sink.add(result, frame.image, intrinsics_at(frame, result.size))
         except BaseException as exc:  # re-raised by finish(), in the caller's thread
             self.error = exc
 
     def finish(self) -> list[Path]:
-        """Stop, close the files and return them; raises what stopped the thread early, if anything."""
+        """Stop, draw the videos, close the files and return them; raises what stopped the thread
+        early, if anything."""
         self.stopping.set()
         self.join(10.0)
         self.subscriber.close()
-        files = self.recorder.close()
+        try:
+            if self.error is None:
+                for result in self._received:
+                    self.recorder.add(result, self._frame(result).image)
+        finally:
+            self._received.clear()
+            files = self.recorder.close()
         if self.error is not None:
             raise self.error
         return list(files)
+
+    def _frame(self, result: StreamResult) -> Any:
+        name = self.sequences[result.stream]
+        return self.dataset.read_frame(name, min(result.seq, self.dataset.num_frames(name) - 1))
 
 
 def intrinsics_at(frame: Any, size: tuple[int, int]) -> Any:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import parse_number_list, parse_size, require_at_least
 from vkstream.launch.commands import add_command
+from vkstream.models.options import PRECISIONS
 
 MODES = ("bare", "naive", "pipeline")
-PRECISIONS = ("fp32", "bf16", "fp16")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 DEFAULT_DATA = Path("data/bench")
 

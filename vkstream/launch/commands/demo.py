@@ -68,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--speed", type=float, default=1.0, help="multiple of the 10 Hz camera rate (default: %(default)s)"
     )
     parser.add_argument(
-        "--threads", type=int, metavar="N", help="torch threads of the model actor (default: one per core)"
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch threads of the model actor (default: one per core but one, which the sinks and "
+        "replays use)",
     )
     parser.add_argument(
         "--port",

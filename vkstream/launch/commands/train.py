@@ -16,6 +16,7 @@ _EPILOG = """\
 examples:
   vkstream train configs/model/synth_small.yaml
   vkstream train configs/model/synth_small.yaml --resume runs/synth_small
+  vkstream train configs/model/synth_small_finetune.yaml    # from checkpoints/synth_small.pt
   vkstream train configs/model/kitti_step_r50.yaml --out runs/r50 --device cuda
   vkstream config show train          # every key a config may set, with defaults
 
@@ -42,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="RUN_DIR|CKPT",
         type=Path,
         help="continue a run from its last or a given checkpoint",
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        type=Path,
+        help="fine-tune: start from this checkpoint's weights with a fresh optimiser (run.init_from)",
     )
     parser.add_argument(
         "--out", metavar="RUN_DIR", type=Path, help="run folder (default: runs/<config name>)"
@@ -71,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, TrainConfig)
     overrides = {
-        "run": {"device": args.device} if args.device else {},
+        "run": {
+            **({"device": args.device} if args.device else {}),
+            **({"init_from": args.init_from} if args.init_from else {}),
+        },
         "schedule": {
             **({"steps": args.steps} if args.steps is not None else {}),
             **({"time_budget_min": args.minutes} if args.minutes is not None else {}),
