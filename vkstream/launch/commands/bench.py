@@ -8,7 +8,9 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import parse_number_list, parse_size, require_at_least
 from vkstream.launch.commands import add_command
-from vkstream.models.options import PRECISIONS
+
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")
+"""vkstream.models.options.PRECISIONS, spelled out: --help must not import pydantic."""
 
 MODES = ("bare", "naive", "pipeline")
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
