@@ -6,11 +6,11 @@ A random model of the tiny preset on small synthetic KITTI-STEP replays: ``main`
 as the pipeline takes it, flow-controlled) for the whole run, and ``side`` at its recorded 10 Hz,
 attached and detached again every ``--cycle`` published frames. A fast subscriber takes every message;
 a slow one (``--slow-ms`` per message, a 4-message receive queue) is connected for the middle half of
-the run. Every few seconds it samples the resident memory (/proc) of each actor, the driver and the
-raylet (which holds Ray's object store) and the shared memory in use (/dev/shm: the object store's
-objects over 100 KB; smaller ones live in each worker's own memory). Prints, as JSON: memory growth
-after the warm-up (the first fifth), the fast subscriber's latency with and without the slow one, and
-every drop counted (pipeline, publisher, subscribers).
+the run. Every few seconds (and every fortieth of the run) it samples the resident memory (/proc) of
+each actor, the driver and the raylet (which holds Ray's object store) and the shared memory in use
+(/dev/shm: the object store's objects over 100 KB; smaller ones live in each worker's own memory).
+Prints, as JSON: memory growth after the warm-up (the first fifth), the fast subscriber's latency
+with and without the slow one, and every drop counted (pipeline, publisher, subscribers).
 """
 
 from __future__ import annotations
@@ -212,13 +212,16 @@ def soak(
     slow_window: list[float] = []
     start = time.monotonic()
     next_sample = start
+    # Also every fortieth of the run: on a fast machine a short soak ends within a few sampling periods.
+    sample_frames, next_sample_frame = max(1, frames // 40), 0
     next_toggle = cycle
     slow_on, slow_off = frames // 4, 3 * frames // 4
     try:
         while (done := fast.count()) < frames:
             now = time.monotonic()
-            if now >= next_sample:
+            if now >= next_sample or done >= next_sample_frame:
                 next_sample = now + sample_every_s
+                next_sample_frame = done + sample_frames
                 for label, pid in pids.items():
                     memory[label].append((done, rss_mib(pid)))
                 shm.append((done, shm_used_mib()))

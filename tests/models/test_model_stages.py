@@ -118,5 +118,4 @@ def test_auto_precision_is_bf16_only_where_the_device_computes_it() -> None:
     cpu = torch.device("cpu")
     stage = Stage("backbone_neck", torch.nn.Identity(), cpu, StageOptions(precision="auto"))
     assert stage.options.precision == ("bf16" if native_bf16(cpu) else "fp32")
-    assert native_bf16(cpu) == (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     assert resolve_precision(StageOptions(precision="fp16"), cpu).precision == "fp16"  # asked for: kept

@@ -114,7 +114,8 @@ def merge_segments(
     slot_class = torch.cat([cls, thing_classes.expand(b, -1)], dim=1)
     slot_score = torch.cat([score, score.new_zeros(b, len(cfg.thing_classes))], dim=1)
 
-    grid_slot = _slots(cfg, winner_in, kept, cls)
+    slot_of_kernel = _kernel_slots(cfg, kept, cls)
+    grid_slot = slot_of_kernel.gather(1, winner_in.flatten(1)).view_as(winner_in)
     upsampler = BlockUpsampler(s, (hg, wg), image_size)
     candidates = upsampler.candidates(_leaders(ranked, winner, CANDIDATES_PER_CELL))
 
@@ -125,7 +126,8 @@ def merge_segments(
         return torch.where(kernel_keep, kernel_score * torch.sigmoid(logits), -1.0)
 
     choice = upsampler.choose(mask_logits, candidates, rank)
-    slot = _slots(cfg, upsampler.kernels(choice), kept, cls)
+    pixel_kernel = upsampler.kernels(choice)
+    slot = slot_of_kernel.gather(1, pixel_kernel.flatten(1)).view_as(pixel_kernel)
 
     cells = grid_slot[:, None] == torch.arange(nt, device=device).view(1, nt, 1, 1)  # [B,Nt,hc,wc]
     return PanopticBatch(
@@ -174,14 +176,13 @@ def _leaders(ranked: Tensor, winner: Tensor, count: int) -> Tensor:
     return torch.stack(leaders, dim=1)
 
 
-def _slots(cfg: ModelConfig, kernel: Tensor, kept: Tensor, cls: Tensor) -> Tensor:
-    """Slot of each position given its winning kernel: the kernel, or its class's untracked region where
-    the kernel is a thing kernel that failed the overlap test (decided per kernel, then looked up)."""
+def _kernel_slots(cfg: ModelConfig, kept: Tensor, cls: Tensor) -> Tensor:
+    """[B,N] the slot a position won by each kernel goes to: the kernel itself, or its class's untracked
+    region where it is a thing kernel that failed the overlap test."""
     n = cls.shape[1]
-    own = torch.arange(n, device=kernel.device).expand_as(cls)
+    own = torch.arange(n, device=cls.device).expand_as(cls)
     untracked = (own < cfg.num_thing_kernels) & ~kept
-    slot_of_kernel = torch.where(untracked, n + _index_in(cls, cfg.thing_classes), own)
-    return slot_of_kernel.gather(1, kernel.flatten(1)).view_as(kernel)
+    return torch.where(untracked, n + _index_in(cls, cfg.thing_classes), own)
 
 
 def _cell_boxes(cells: Tensor, stride: int, image_size: tuple[int, int]) -> Tensor:

@@ -6,7 +6,7 @@ valid flag, and a batch of streams is the same tensors stacked to [B,K,...].
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -181,17 +181,14 @@ def _cascade(
     with the tracks of the last frame lets it take over an object another track is following.
     """
     recent = memory.last_seen == (frame[:, None] - 1)
-    first = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
-    first.valid = memory.valid & recent
+    first = replace(memory, valid=memory.valid & recent)
     slot = greedy_assign(
         similarity(cfg, det, first, frame), eligible, priority, threshold, cfg.tracker.rounds
     )
-    second = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
-    second.valid = memory.valid & ~recent
-    rest = Detections(**{f.name: getattr(det, f.name) for f in fields(det)})
-    rest.valid = det.valid & (slot < 0)
+    rest = replace(det, valid=det.valid & (slot < 0))
+    older = replace(memory, valid=memory.valid & ~recent)
     later = greedy_assign(
-        similarity(cfg, rest, second, frame), rest.valid & eligible, priority, threshold, cfg.tracker.rounds
+        similarity(cfg, rest, older, frame), rest.valid & eligible, priority, threshold, cfg.tracker.rounds
     )
     return torch.where(slot >= 0, slot, later)
 

@@ -54,8 +54,15 @@ class BlockUpsampler:
         self.grid_size = grid_size
         self.image_size = image_size
         frac = (torch.arange(stride, dtype=torch.float32) + 0.5) / stride
-        self._along = (1 - frac, frac)
-        """Weights of the first and the second neighbour for the s positions inside a block."""
+        along = (1 - frac, frac)  # weights of the first and the second neighbour inside a block
+        s = stride
+        # (column q weights, row r weights) broadcast against corner values laid out as candidate
+        # blocks [M,C,1,1] -> [M,C,s,s], or as pixels [B,s*s,Yb,Xb] (position r*s+q).
+        self._weights = {
+            "candidates": tuple(w.view(1, 1, 1, s) for w in along) + tuple(w.view(1, 1, s, 1) for w in along),
+            "pixels": tuple(w.repeat(s).view(1, s * s, 1, 1) for w in along)
+            + tuple(w.repeat_interleave(s).view(1, s * s, 1, 1) for w in along),
+        }
 
     def candidates(self, leaders: Tensor) -> Tensor:
         """[B,K,hg,wg] the K best kernels of each cell -> [B,4K,Yb,Xb] candidate kernels per block
@@ -86,7 +93,7 @@ class BlockUpsampler:
             corners = [
                 padded[batch[:, None], kernels_m, (y + dy)[:, None], (x + dx)[:, None]] for dy, dx in _CORNERS
             ]
-            values = self._interpolate(*corners, maps.dtype, maps.device, layout="candidates")
+            values = self._interpolate([c[..., None, None] for c in corners], maps, "candidates")
             if rank is not None:
                 values = rank(values, kernels_m, batch)
             # max(dim) rather than argmax: argmax over a short strided dim is ~40x slower on a CPU.
@@ -102,7 +109,7 @@ class BlockUpsampler:
         """[B,H,W]: each pixel's bilinearly upsampled value of its chosen kernel's map in [B,N,hg,wg]."""
         padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
         corners = [self._corner(padded, dy, dx).gather(1, choice.kernels) for dy, dx in _CORNERS]
-        return self._to_image(self._interpolate(*corners, maps.dtype, maps.device, layout="pixels"))
+        return self._to_image(self._interpolate(corners, maps, "pixels"))
 
     def upsample(self, maps: Tensor) -> Tensor:
         """Plain bilinear upsampling of a few [B,C,hg,wg] maps, cropped to [B,C,H,W]."""
@@ -113,34 +120,13 @@ class BlockUpsampler:
         hg, wg = self.grid_size
         return padded[..., dy : dy + hg + 1, dx : dx + wg + 1]
 
-    def _interpolate(
-        self,
-        tl: Tensor,
-        tr: Tensor,
-        bl: Tensor,
-        br: Tensor,
-        dtype: torch.dtype,
-        device: torch.device,
-        layout: str,
-    ) -> Tensor:
-        """Bilinear values between corner values, with PyTorch's arithmetic: along the row first, then
-        between the rows; elementwise, so an item's values never depend on the rest of the batch.
-
-        ``layout="candidates"``: corners [M,C] -> [M,C,s,s]; ``"pixels"``: corners [B,s*s,Yb,Xb] (the
-        corner values of each pixel's own kernel) -> [B,s*s,Yb,Xb].
-        """
-        s = self.stride
-        w0, w1 = (w.to(device=device, dtype=dtype) for w in self._along)
-        if layout == "candidates":
-            top = tl[..., None] * w0 + tr[..., None] * w1  # [M,C,s]: columns q
-            bottom = bl[..., None] * w0 + br[..., None] * w1
-            return top[..., None, :] * w0[:, None] + bottom[..., None, :] * w1[:, None]
-        shape = (1, s * s, 1, 1)
-        q0, q1 = (w.repeat(s).view(shape) for w in (w0, w1))  # position r*s+q -> weight of column q
-        r0, r1 = (w.repeat_interleave(s).view(shape) for w in (w0, w1))  # -> weight of row r
-        top = tl * q0 + tr * q1
-        bottom = bl * q0 + br * q1
-        return top * r0 + bottom * r1
+    def _interpolate(self, corners: list[Tensor], like: Tensor, layout: str) -> Tensor:
+        """Bilinear values between the top-left, top-right, bottom-left and bottom-right corner values,
+        with PyTorch's arithmetic: along the row first, then between the rows; elementwise, so an item's
+        values never depend on the rest of the batch. ``layout``: see ``self._weights``."""
+        q0, q1, r0, r1 = (w.to(device=like.device, dtype=like.dtype) for w in self._weights[layout])
+        tl, tr, bl, br = corners
+        return (tl * q0 + tr * q1) * r0 + (bl * q0 + br * q1) * r1
 
     def _to_image(self, blocks: Tensor) -> Tensor:
         """[B,s*s,Yb,Xb] block layout -> [B,H,W] pixels (blocks start half a cell above/left)."""
