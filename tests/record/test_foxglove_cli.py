@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from websockets.sync.client import connect
 
@@ -77,6 +78,14 @@ def test_listen_records_every_message_as_foxglove_schemas_at_capture_time(tmp_pa
     telemetry = [m.value for m in messages if m.topic == "/front/telemetry"]
     assert [t["seq"] for t in telemetry] == [0, 1, 2, 3] and telemetry[0]["lost"] == 0
     assert telemetry[0]["latency_ms"]["backbone"] == 12.25
+    assert all(t["age_ms"] >= 0 for t in telemetry)  # a subscriber knows their age
+    depth = next(m.value for m in messages if m.topic == "/front/depth")
+    mm = np.frombuffer(depth.data, "<u2").reshape(depth.height, depth.width)
+    metres = next(o.depth for o in sent if o.stream == "front" and o.seq == 0).astype(np.float16)
+    assert (depth.encoding, depth.step) == ("16UC1", 2 * depth.width)
+    # millimetres (the samples' depths are all under 65.534 m); the sky's 0 stays 0 = no depth
+    np.testing.assert_array_equal(mm, np.rint(metres.astype(np.float64) * 1000))
+    assert mm[metres == 0].size and not mm[metres == 0].any() and mm[metres > 0].min() > 0
 
     again = cli("listen", "tcp://127.0.0.1:5560", "--mcap", path)
     assert "--overwrite" in again.one_line_error("vkstream listen")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vkstream.record import IMAGE_TOPICS, topics
+from vkstream.record import DEPTH_MM_MAX, IMAGE_TOPICS, topics
 from vkstream.record.channels import JSON_SCHEMAS
 
 LAYOUT = Path(__file__).resolve().parents[2] / "docs" / "foxglove-layout.json"
@@ -33,6 +33,9 @@ def test_the_layout_names_only_topics_and_fields_that_are_written() -> None:
             assert _split(mode["imageTopic"])[1] in IMAGE_TOPICS
             assert _split(mode["calibrationTopic"])[1] == "calibration"
             assert all(_split(t)[1] == "annotations" for t in mode.get("annotations", {}))
+            if _split(mode["imageTopic"])[1] == "depth":  # 16UC1 millimetres, coloured by a range
+                assert (mode["colorMode"], mode["colorMap"]) == ("colormap", "turbo")
+                assert 0 <= mode["minValue"] < 1000 < 50_000 <= mode["maxValue"] <= DEPTH_MM_MAX
         elif kind == "3D":
             assert [_split(t)[1] for t in config["topics"]] == ["things"]
         paths = [config["topicPath"]] if kind == "Table" else [p["value"] for p in config.get("paths", [])]

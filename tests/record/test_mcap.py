@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "viz"))
 
 from viz_samples import make_scene, wire_result
 
-from vkstream.record import IMAGE_TOPICS, FoxgloveOutput, topics
+from vkstream.record import DEPTH_MM_MAX, IMAGE_TOPICS, FoxgloveOutput, depth_mm, topics
 from vkstream.viz import colorize_result, overlay_result
 
 
@@ -56,7 +56,8 @@ def test_a_recording_holds_every_topic_of_every_stream_as_sent(tmp_path: Path) -
             "panoptic": (colorize_result(result), "rgb8", np.uint8),
             "classes": (result.class_map.astype(np.uint8), "mono8", np.uint8),
             "tracks": (result.track_map, "16UC1", "<u2"),
-            "depth": (result.depth.astype(np.float32), "32FC1", "<f4"),
+            # millimetres, as ROS depth images (REP 118): what viewers colour by a min/max range
+            "depth": (np.minimum(np.rint(result.depth.astype(np.float64) * 1000), 65534), "16UC1", "<u2"),
         }
         for name, (expected, encoding, dtype) in pixels.items():
             msg = at[name]
@@ -77,6 +78,7 @@ def test_a_recording_holds_every_topic_of_every_stream_as_sent(tmp_path: Path) -
             result.seq,
         )
         assert telemetry["age_ms"] == pytest.approx(50.0)
+        assert at["depth"].step == 2 * w
 
         tracked = [s for s in result.segments if s.thing and s.track]
         listed = at["track_list"]["things"]
@@ -101,6 +103,32 @@ def test_a_recording_holds_every_topic_of_every_stream_as_sent(tmp_path: Path) -
         assert scene.entities[0].texts[0].text == label
         meta = {kv.key: kv.value for kv in scene.entities[0].metadata}
         assert meta["track"] == str(placed[0].track) and meta["bbox"] == ",".join(map(str, placed[0].bbox))
+
+
+def test_depth_is_recorded_as_millimetres_with_0_for_none_and_far_depths_saturated(tmp_path: Path) -> None:
+    output, _ = make_scene(0, size=(2, 6))
+    result = wire_result(output)  # no receive time: no age, and no lost count given either
+    metres = [[1.5, 12.25, 0.75, 65.5, 66.0, 200.0], [np.inf, np.nan, -1.0, 0.0, 0.0001, 3.0]]
+    result = replace(result, depth=np.array(metres, np.float16))
+    with FoxgloveOutput(tmp_path / "run.mcap") as recorder:
+        recorder.add(result)
+    at = {m.topic.rsplit("/", 1)[1]: m.value for m in read_mcap(tmp_path / "run.mcap")}
+    depth = at["depth"]
+    assert (depth.encoding, depth.width, depth.height, depth.step) == ("16UC1", 6, 2, 12)
+    got = np.frombuffer(depth.data, "<u2").reshape(2, 6)
+    # 0 means no measurement: NaN and non-positive depths; a tiny positive depth stays a measurement
+    expected = [[1500, 12250, 750, 65500, 65534, 65534], [65534, 0, 0, 0, 1, 3000]]
+    np.testing.assert_array_equal(got, expected)
+    telemetry = at["telemetry"]
+    assert "lost" not in telemetry and "age_ms" not in telemetry  # unknown: left out, never null
+    assert (telemetry["seq"], telemetry["dropped"]) == (result.seq, result.dropped)
+
+
+def test_depth_mm_rounds_to_the_nearest_millimetre_and_saturates_below_the_top_value() -> None:
+    metres = np.array([1.2344, 1.2346, 65.534, 65.5344, 65.535, 65.6, 1e9, -np.inf, 0.0004, -0.0], np.float32)
+    got = depth_mm(metres)
+    assert got.dtype == np.dtype("<u2") and DEPTH_MM_MAX == 65534
+    assert got.tolist() == [1234, 1235, 65534, 65534, 65534, 65534, 65534, 0, 1, 0]
 
 
 def test_a_recording_refuses_to_overwrite_unless_asked(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ WebSocket server (:mod:`.live`) are sinks of the same context. Per stream ``S`` 
 - ``overlay``: the panoptic colours over the camera image (RawImage rgb8), when an image is given;
 - ``panoptic``: the panoptic map in the label space's colours, one shade per track (RawImage rgb8);
 - ``classes`` and ``tracks``: the class ids (RawImage mono8) and track ids (16UC1) themselves;
-- ``depth``: metres (RawImage 32FC1; 0 = no estimate);
+- ``depth``: millimetres (RawImage 16UC1, ROS REP 118; 0 = no estimate, 65534 = 65.534 m or
+  farther), see :func:`depth_mm`;
 - ``calibration``: the pinhole intrinsics (``foxglove.CameraCalibration``), when known;
 - ``annotations``: each tracked thing's box and ``class #track distance`` label in pixels
   (``foxglove.ImageAnnotations``), drawn over any of the images;
@@ -91,10 +92,13 @@ JSON_SCHEMAS: dict[str, dict[str, Any]] = {
             "seq": {"type": "integer"},
             "latency_ms": _NUMBERS,
             "dropped": {"type": "integer"},
-            "lost": {"type": ["integer", "null"]},
-            "age_ms": {"type": ["number", "null"]},
+            "lost": {"type": "integer"},
+            "age_ms": {"type": "number"},
             "state_reset": {"type": "boolean"},
         },
+        # lost and age_ms are left out of a message where unknown: no union types such as
+        # ["integer", "null"], which Foxglove-compatible viewers (Lichtblick) reject.
+        "required": ["stream", "seq", "latency_ms", "dropped", "state_reset"],
     },
 }
 _JSON_TOPICS = {
@@ -119,6 +123,8 @@ _TOPICS = (
 IMAGE_TOPICS = ("camera", "overlay", "panoptic", "classes", "tracks", "depth")
 """The topics of ``foxglove.RawImage`` messages."""
 _WITH_IMAGE = {"camera", "overlay"}
+DEPTH_MM_MAX = 65534
+"""The largest depth value written (mm); every depth at or beyond 65.534 m is written as it."""
 _IDENTITY = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
 _WHITE = Color(r=1.0, g=1.0, b=1.0, a=1.0)
 _SHADE = Color(r=0.0, g=0.0, b=0.0, a=0.6)
@@ -162,7 +168,7 @@ class ResultChannels:
             s, "classes", stamp, t, lambda: np.minimum(result.class_map, 255).astype(np.uint8), "mono8"
         )
         self._image(s, "tracks", stamp, t, lambda: result.track_map.astype("<u2"), "16UC1")
-        self._image(s, "depth", stamp, t, lambda: result.depth.astype("<f4"), "32FC1")
+        self._image(s, "depth", stamp, t, lambda: depth_mm(result.depth), "16UC1")
         if intrinsics is not None:
             self._log(
                 s, "calibration", CameraCalibrationChannel, t, lambda: _calibration(result, intrinsics, stamp)
@@ -206,6 +212,22 @@ class ResultChannels:
             channel = self._channels[topic] = make(topic, context=self.context)
         if channel.has_sinks():
             channel.log(message(), log_time=t)
+
+
+def depth_mm(depth: np.ndarray) -> np.ndarray:
+    """Depth in metres -> little-endian uint16 millimetres, the ROS REP 118 depth image (``16UC1``).
+
+    Rounded to the nearest mm; 0 means no measurement, so NaN and non-positive depths become 0 and a
+    positive depth under half a millimetre becomes 1; depths beyond the format's range (and +inf)
+    saturate at :data:`DEPTH_MM_MAX` (65.534 m) rather than wrapping or reading as missing. Viewers
+    colour 16UC1 images through a min/max range (Foxglove's and Lichtblick's Image panel), which
+    they do not do for 32FC1 metres.
+    """
+    metres = np.asarray(depth, dtype=np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mm = np.rint(metres * np.float32(1000.0))
+        out = np.where(metres > 0, np.clip(mm, 1, DEPTH_MM_MAX), 0)  # NaN > 0 is False: 0
+    return out.astype("<u2")
 
 
 def _json_channel(topic: str, *, context: foxglove.Context) -> foxglove.Channel:
@@ -330,15 +352,19 @@ def _track_list(result: StreamResult, tracked: list[Segment]) -> dict[str, Any]:
 
 
 def _telemetry(result: StreamResult, lost: int | None) -> dict[str, Any]:
-    return {
+    """``lost`` and ``age_ms`` are left out where unknown (the schema has no null values)."""
+    telemetry: dict[str, Any] = {
         "stream": result.stream,
         "seq": result.seq,
         "latency_ms": dict(result.latency_ms),
         "dropped": result.dropped,
-        "lost": lost,
-        "age_ms": result.age_ms,
         "state_reset": result.state_reset,
     }
+    if lost is not None:
+        telemetry["lost"] = lost
+    if result.age_ms is not None:
+        telemetry["age_ms"] = result.age_ms
+    return telemetry
 
 
 def _segments(result: StreamResult) -> dict[str, Any]:
