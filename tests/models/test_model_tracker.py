@@ -184,3 +184,45 @@ def test_the_cascade_lets_the_track_of_the_last_frame_keep_its_object() -> None:
         assert ids.tolist() == [[2]]  # unlike track 1: a new track
         ids, _ = track(cfg, detections(detection, [0.9], [13], box_at(50)), mem, torch.tensor([2]))
         assert ids.tolist() == [[expected]]
+
+
+def cells(*on: int, pixels: int = 16) -> torch.Tensor:
+    """A visible mask on a 16-cell grid with the given cells set."""
+    mask = torch.zeros(pixels)
+    mask[list(on)] = 1.0
+    return mask
+
+
+def test_iou_first_keeps_an_overlapping_object_whose_embedding_changed() -> None:
+    # The object of track 1 turns and its embedding flips to another look; its mask barely moved.
+    # Embeddings alone start a new track; with iou_first the overlap keeps track 1.
+    emb = distinct_embeddings(2)
+    for iou_first, expected in ((0.0, 2), (0.2, 1)):
+        cfg = ModelConfig(embed_dim=E, tracker={"capacity": 8, "iou_first": iou_first})
+        assert cfg.tracks_masks is (iou_first > 0)
+        pixels = 16 if cfg.tracks_masks else 0
+        first = detections(emb[:1], [0.9], [13], masks=cells(0, 1, 2, 3)[None, :pixels])
+        _, mem = track(cfg, first, memory(cfg, pixels=pixels), torch.tensor([0]))
+        moved = detections(emb[1:2], [0.9], [13], masks=cells(2, 3, 4, 5)[None, :pixels])  # IoU 1/3
+        ids, _ = track(cfg, moved, mem, torch.tensor([1]))
+        assert ids.tolist() == [[expected]]
+
+
+def test_iou_first_leaves_the_other_tracks_to_the_embeddings() -> None:
+    # Two tracks. Detection A overlaps track 1's mask; detection B overlaps nothing but looks like
+    # track 2. A takes track 1 by overlap although it looks like track 2; B then takes track 2 by
+    # its embedding, which A's overlap match no longer competes for.
+    emb = distinct_embeddings(2)
+    cfg = ModelConfig(embed_dim=E, tracker={"capacity": 8, "iou_first": 0.2})
+    first = detections(emb, [0.9, 0.8], [13, 13], masks=torch.stack([cells(0, 1), cells(8, 9)]))
+    ids, mem = track(cfg, first, memory(cfg, pixels=16), torch.tensor([0]))
+    assert ids.tolist() == [[1, 2]]
+    later = detections(emb[[1, 1]], [0.9, 0.8], [13, 13], masks=torch.stack([cells(0, 1), cells(14, 15)]))
+    ids, mem = track(cfg, later, mem, torch.tensor([1]))
+    assert ids.tolist() == [[1, 2]]
+    # Overlap counts only against the last frame: track 1, missed for a frame, is left to embeddings.
+    weak = detections(emb[:1], [0.1], [13], masks=cells(7)[None])
+    _, mem = track(cfg, weak, mem, torch.tensor([2]))
+    stale = detections(emb[:1] * 0.1, [0.9], [13], masks=cells(0, 1)[None])
+    ids, _ = track(cfg, stale, mem, torch.tensor([3]))
+    assert ids.tolist() == [[3]]  # overlaps track 1's last mask, but two frames old and unlike it

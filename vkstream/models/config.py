@@ -76,6 +76,13 @@ class TrackerConfig(BaseModel):
         description="match the tracks seen in the last frame first, then the older ones with what is "
         "left (DeepSORT's matching cascade); False: all at once (QDTrack)",
     )
+    iou_first: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="learned association: a detection whose visible mask overlaps a track of the last "
+        "frame by at least this mask IoU keeps that track before embeddings are compared (0 = off)",
+    )
     memory_frames: int = Field(5, ge=1, description="frames a track survives without a match")
     momentum: float = Field(0.8, ge=0, le=1, description="weight of the new embedding in the memory")
     capacity: int = Field(64, ge=1, description="tracks one stream's memory holds")
@@ -133,6 +140,11 @@ class ModelConfig(BaseModel):
     def stuff_classes(self) -> tuple[int, ...]:
         """Classes with one kernel each, in class order."""
         return tuple(c for c in range(self.num_classes) if c not in self.thing_classes)
+
+    @property
+    def tracks_masks(self) -> bool:
+        """Whether detections and tracks carry their masks on the mask grid (mask-IoU matching)."""
+        return self.association == "mask_iou" or self.tracker.iou_first > 0
 
     @property
     def num_kernels(self) -> int:

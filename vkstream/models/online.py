@@ -317,7 +317,7 @@ class OnlineVideoKNet:
 
     def _detections(self, merged: PanopticBatch, embeddings: Tensor) -> Detections:
         nt = self.cfg.num_thing_kernels
-        masks = merged.low_res_masks if self.cfg.association == "mask_iou" else merged.low_res_masks[..., :0]
+        masks = merged.low_res_masks if self.cfg.tracks_masks else merged.low_res_masks[..., :0]
         return Detections(
             valid=merged.thing_cells > 0,
             scores=merged.slot_score[:, :nt],

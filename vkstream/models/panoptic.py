@@ -46,7 +46,7 @@ class PanopticBatch:
     thing_box: Tensor
     """[B,Nt,4] float (x0, y0, x1, y1) pixels of each thing kernel's segment on the grid, x1/y1 exclusive."""
     low_res_masks: Tensor
-    """[B,Nt,P] float: each thing kernel's segment on the mask grid (for mask-IoU association)."""
+    """[B,Nt,P] float: each thing kernel's segment on the mask grid (for mask-IoU matching)."""
     choice: PixelChoice
     """Which kernel each pixel took, for reading the kernels' depth maps at the pixels."""
     upsampler: BlockUpsampler

@@ -30,7 +30,7 @@ class TrackMemory:
     valid: Tensor
     """bool: the slot holds a live track."""
     masks: Tensor
-    """float [.., K, P]: the last visible mask on the mask grid (P = 0 unless mask-IoU association)."""
+    """float [.., K, P]: the last visible mask on the mask grid (P = 0 unless mask IoU is used)."""
     boxes: Tensor
     """float [.., K, 4]: the last matched box (x0, y0, x1, y1), for the motion gate."""
     next_id: Tensor
@@ -39,7 +39,7 @@ class TrackMemory:
     @classmethod
     def empty(cls, cfg: ModelConfig, mask_pixels: int, device: torch.device) -> TrackMemory:
         k = cfg.tracker.capacity
-        p = mask_pixels if cfg.association == "mask_iou" else 0
+        p = mask_pixels if cfg.tracks_masks else 0
         return cls(
             ids=torch.zeros(k, dtype=torch.long, device=device),
             embeddings=torch.zeros(k, cfg.embed_dim, device=device),
@@ -73,7 +73,7 @@ class Detections:
     """float (x0, y0, x1, y1)."""
     embeddings: Tensor
     masks: Tensor
-    """float [B,D,P] visible masks on the mask grid (mask-IoU association)."""
+    """float [B,D,P] visible masks on the mask grid (for mask-IoU matching)."""
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -116,32 +116,39 @@ def centre_shift(det_boxes: Tensor, track_boxes: Tensor) -> Tensor:
     return ((det_c[..., :, None, :] - trk_c[..., None, :, :]) / size).norm(dim=-1)
 
 
-def similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
-    """[B,D,K] association scores; zero for pairs of another class or an invalid side."""
-    ok = det.valid[..., :, None] & memory.valid[..., None, :]
-    ok &= det.classes[..., :, None] == memory.classes[..., None, :]
-    if cfg.association == "embedding":
-        pair = det.valid[..., :, None] & memory.valid[..., None, :]
-        logits = (det.embeddings @ memory.embeddings.transpose(-1, -2)).masked_fill(~pair, -1e9)
-        bisoftmax = (torch.softmax(logits, dim=-1) + torch.softmax(logits, dim=-2)) / 2
-        # With one detection the column softmax is 1 whatever the embeddings: the cosine gate stops
-        # a new object from taking a track it does not resemble.
-        cosine = F.normalize(det.embeddings, dim=-1) @ F.normalize(memory.embeddings, dim=-1).transpose(
-            -1, -2
-        )
-        ok &= cosine > cfg.tracker.min_cosine
-        if cfg.tracker.max_shift > 0:
-            # Objects do not jump: two cars of one model look alike, but only one can be near the
-            # track's last box. The allowance grows with the frames the track went unseen.
-            gap = (frame[:, None] - memory.last_seen).clamp(min=1).to(det.boxes.dtype)
-            ok &= centre_shift(det.boxes, memory.boxes) <= cfg.tracker.max_shift * gap[..., None, :]
-        return torch.where(ok, bisoftmax, torch.zeros_like(bisoftmax))
-    # K-Net + IoU: mask IoU with the segments of the previous frame only.
-    ok &= (memory.last_seen == (frame[:, None] - 1))[..., None, :]
+def embedding_similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
+    """[B,D,K] bi-softmax of the learned embeddings; zero for pairs of another class, an invalid side
+    or outside the gates."""
+    ok = _same_class(det, memory)
+    logits = (det.embeddings @ memory.embeddings.transpose(-1, -2)).masked_fill(~_pairs(det, memory), -1e9)
+    bisoftmax = (torch.softmax(logits, dim=-1) + torch.softmax(logits, dim=-2)) / 2
+    # With one detection the column softmax is 1 whatever the embeddings: the cosine gate stops
+    # a new object from taking a track it does not resemble.
+    cosine = F.normalize(det.embeddings, dim=-1) @ F.normalize(memory.embeddings, dim=-1).transpose(-1, -2)
+    ok &= cosine > cfg.tracker.min_cosine
+    if cfg.tracker.max_shift > 0:
+        # Objects do not jump: two cars of one model look alike, but only one can be near the
+        # track's last box. The allowance grows with the frames the track went unseen.
+        gap = (frame[:, None] - memory.last_seen).clamp(min=1).to(det.boxes.dtype)
+        ok &= centre_shift(det.boxes, memory.boxes) <= cfg.tracker.max_shift * gap[..., None, :]
+    return torch.where(ok, bisoftmax, torch.zeros_like(bisoftmax))
+
+
+def mask_iou_similarity(det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
+    """[B,D,K] IoU of each detection's visible mask with the segments of the previous frame's tracks."""
+    ok = _same_class(det, memory) & (memory.last_seen == (frame[:, None] - 1))[..., None, :]
     inter = det.masks @ memory.masks.transpose(-1, -2)
     union = det.masks.sum(-1)[..., :, None] + memory.masks.sum(-1)[..., None, :] - inter
     iou = inter / union.clamp(min=1e-6)
     return torch.where(ok, iou, torch.zeros_like(iou))
+
+
+def _pairs(det: Detections, memory: TrackMemory) -> Tensor:
+    return det.valid[..., :, None] & memory.valid[..., None, :]
+
+
+def _same_class(det: Detections, memory: TrackMemory) -> Tensor:
+    return _pairs(det, memory) & (det.classes[..., :, None] == memory.classes[..., None, :])
 
 
 def greedy_assign(sim: Tensor, eligible: Tensor, priority: Tensor, threshold: float, rounds: int) -> Tensor:
@@ -166,31 +173,49 @@ def greedy_assign(sim: Tensor, eligible: Tensor, priority: Tensor, threshold: fl
     return slot
 
 
-def _cascade(
-    cfg: ModelConfig,
-    det: Detections,
-    memory: TrackMemory,
-    frame: Tensor,
-    eligible: Tensor,
-    priority: Tensor,
-    threshold: float,
+def match(
+    cfg: ModelConfig, det: Detections, memory: TrackMemory, frame: Tensor, eligible: Tensor, priority: Tensor
 ) -> Tensor:
-    """Tracks seen in the last frame take their detections first; older tracks compete for the rest.
+    """The memory slot each detection continues ([B,D], -1 for none), in the configured stages.
 
-    A track missed for a few frames has a stale embedding and box; letting it compete on equal terms
-    with the tracks of the last frame lets it take over an object another track is following.
+    Mask IoU ("K-Net + IoU") compares with the last frame's segments only. The learned association
+    may first let each detection keep the last frame's track its mask overlaps (``iou_first``): an
+    object that barely moved is the same object, whatever its embedding says, and embeddings are best
+    spent where overlap cannot help, on objects that moved far or were missed for a few frames. With
+    ``cascade``, the tracks seen in the last frame then take their detections before the older ones
+    compete for the rest (DeepSORT's matching cascade): a track missed for a few frames has a stale
+    embedding and box and should not take over an object another track is following.
     """
+    t = cfg.tracker
+    if cfg.association == "mask_iou":
+        return greedy_assign(
+            mask_iou_similarity(det, memory, frame), eligible, priority, t.mask_iou, t.rounds
+        )
+    slot = torch.full_like(priority, -1)
+    if t.iou_first > 0:
+        slot = greedy_assign(
+            mask_iou_similarity(det, memory, frame), eligible, priority, t.iou_first, t.rounds
+        )
     recent = memory.last_seen == (frame[:, None] - 1)
-    first = replace(memory, valid=memory.valid & recent)
-    slot = greedy_assign(
-        similarity(cfg, det, first, frame), eligible, priority, threshold, cfg.tracker.rounds
-    )
-    rest = replace(det, valid=det.valid & (slot < 0))
-    older = replace(memory, valid=memory.valid & ~recent)
-    later = greedy_assign(
-        similarity(cfg, rest, older, frame), rest.valid & eligible, priority, threshold, cfg.tracker.rounds
-    )
-    return torch.where(slot >= 0, slot, later)
+    for group in (recent, ~recent) if t.cascade else (torch.ones_like(recent),):
+        free = replace(memory, valid=memory.valid & group & ~_taken(slot, memory))
+        rest = replace(det, valid=det.valid & (slot < 0))
+        later = greedy_assign(
+            embedding_similarity(cfg, rest, free, frame),
+            rest.valid & eligible,
+            priority,
+            t.match_score,
+            t.rounds,
+        )
+        slot = torch.where(slot >= 0, slot, later)
+    return slot
+
+
+def _taken(slot: Tensor, memory: TrackMemory) -> Tensor:
+    """[B,K] the memory slots some detection already continues."""
+    k = memory.valid.shape[-1]
+    taken = torch.zeros(slot.shape[0], k + 1, dtype=torch.bool, device=slot.device)
+    return taken.scatter(1, torch.where(slot >= 0, slot, k), True)[:, :k]
 
 
 def track(
@@ -209,12 +234,8 @@ def track(
     det.valid = remove_duplicates(cfg, det)
     priority = _priority(det.scores)
 
-    threshold = t.match_score if cfg.association == "embedding" else t.mask_iou
     eligible = det.valid & (det.scores > t.det_score)
-    if t.cascade and cfg.association == "embedding":
-        slot = _cascade(cfg, det, memory, frame, eligible, priority, threshold)
-    else:
-        slot = greedy_assign(similarity(cfg, det, memory, frame), eligible, priority, threshold, t.rounds)
+    slot = match(cfg, det, memory, frame, eligible, priority)
     matched = slot >= 0
 
     new = det.valid & ~matched & (det.scores > t.new_score)
@@ -226,8 +247,7 @@ def track(
 
     # New tracks go to free slots first, then replace the longest-unseen tracks; slots matched in
     # this frame are never replaced.
-    used = torch.zeros(b, k + 1, dtype=torch.bool, device=slot.device)
-    used = used.scatter(1, torch.where(matched, slot, k), True)[:, :k]
+    used = _taken(slot, memory)
     age_key = torch.where(memory.valid, memory.last_seen, torch.full_like(memory.last_seen, -1))
     age_key = torch.where(used, torch.full_like(age_key, torch.iinfo(torch.long).max), age_key)
     order = torch.argsort(age_key, dim=1, stable=True)
