@@ -96,7 +96,7 @@ def cache_sequence(online: OnlineVideoKNet, frames: list[Frame]) -> list[CachedF
             classes=merged.slot_class[:, :nt],
             boxes=merged.thing_box,
             embeddings=embeddings[:, :nt],
-            masks=merged.low_res_masks,
+            cells=merged.thing_grid,
         )
         cached.append(CachedFrame(gt, merged.slot[0].int(), merged.semantic[0].to(torch.uint8), detections))
     return cached
@@ -107,12 +107,12 @@ def score(cfg: ModelConfig, sequences: dict[str, list[CachedFrame]]) -> dict[str
         ("stq",), num_classes=cfg.num_classes, thing_ids=cfg.thing_classes, diagnostics=True
     )
     for name, frames in sequences.items():
-        pixels = frames[0].detections.masks.shape[-1]
+        pixels = frames[0].detections.cells.shape[-1]
         memory = TrackMemory.stack([TrackMemory.empty(cfg, pixels, torch.device("cpu"))])
         for index, frame in enumerate(frames):
             det = frame.detections
             if not cfg.tracks_masks:
-                det = Detections(**{**det.__dict__, "masks": det.masks[..., :0]})
+                det = Detections(**{**det.__dict__, "cells": det.cells[..., :0]})
             ids, memory = track(cfg, det, memory, torch.tensor([index]))
             slot_track = torch.cat([ids[0], ids.new_zeros(int(frame.slot.max()) + 1)])
             track_map = slot_track[frame.slot.long()]

@@ -138,8 +138,10 @@ def test_mask_iou_association_tracks_a_static_scene(tiny_cfg: ModelConfig, synth
         assert torch.equal(r.track, results[0].track)
     _, (state,) = online.step(image[None], [None])
     tracked = state.memory.valid
-    assert state.memory.masks.shape[-1] == (SIZE[0] // 4) * (SIZE[1] // 4)
-    assert bool((state.memory.masks[tracked].sum(-1) > 0).all())
+    assert state.memory.cells.shape[-1] == (SIZE[0] // 4) * (SIZE[1] // 4)
+    # Every track of the frame holds cells of the map; free cells hold the capacity.
+    held = set(state.memory.cells.tolist()) - {cfg.tracker.capacity}
+    assert held == set(torch.nonzero(tracked).flatten().tolist()) != set()
 
 
 def unsplit_step(

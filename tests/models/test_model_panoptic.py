@@ -104,7 +104,8 @@ def test_a_grid_larger_than_the_image_counts_only_the_image_cells() -> None:
     )  # crops rows 14-15, cols 17+
     assert merged.slot.shape == (1, 4 * S - 2, 4 * S + 1)
     assert int(merged.thing_cells[0, 0]) == 4
-    assert merged.low_res_masks.shape[-1] == 4 * 5  # cells holding image pixels: 4 rows, 5 columns
+    assert merged.thing_grid.shape[-1] == 4 * 5  # cells holding image pixels: 4 rows, 5 columns
+    assert int((merged.thing_grid[0] == 0).sum()) == 4
 
 
 def blobby(b: int, n: int, h: int, w: int, seed: int) -> torch.Tensor:

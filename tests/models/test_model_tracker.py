@@ -24,8 +24,17 @@ def detections(
         classes=torch.tensor([classes]),
         boxes=boxes[None],
         embeddings=embeddings[None],
-        masks=(masks if masks is not None else torch.zeros(d, 0))[None],
+        cells=cell_map(masks if masks is not None else torch.zeros(d, 0))[None],
     )
+
+
+def cell_map(masks: torch.Tensor) -> torch.Tensor:
+    """Disjoint [D,P] 0/1 masks -> the [P] map of the detection holding each cell (D for none)."""
+    d, p = masks.shape
+    owner = torch.full((p,), d, dtype=torch.long)
+    for i, mask in enumerate(masks):
+        owner[mask > 0] = i
+    return owner
 
 
 def cfg_with(association: str = "embedding") -> ModelConfig:
@@ -118,7 +127,7 @@ def test_streams_in_one_batch_keep_separate_memories() -> None:
         classes=torch.full((2, 2), 13),
         boxes=torch.tensor([[0.0, 0, 10, 10], [50.0, 0, 60, 10]]).expand(2, 2, 4),
         embeddings=emb.expand(2, 2, E),
-        masks=torch.zeros(2, 2, 0),
+        cells=torch.zeros(2, 0, dtype=torch.long),
     )
     ids, mem = track(cfg, both, mem, torch.tensor([0, 0]))
     assert ids.tolist() == [[1, 2], [1, 0]]

@@ -317,14 +317,14 @@ class OnlineVideoKNet:
 
     def _detections(self, merged: PanopticBatch, embeddings: Tensor) -> Detections:
         nt = self.cfg.num_thing_kernels
-        masks = merged.low_res_masks if self.cfg.tracks_masks else merged.low_res_masks[..., :0]
+        cells = merged.thing_grid if self.cfg.tracks_masks else merged.thing_grid[:, :0]
         return Detections(
             valid=merged.thing_cells > 0,
             scores=merged.slot_score[:, :nt],
             classes=merged.slot_class[:, :nt],
             boxes=merged.thing_box,
             embeddings=embeddings[:, :nt],
-            masks=masks,
+            cells=cells,
         )
 
     def _results(

@@ -45,8 +45,9 @@ class PanopticBatch:
     """[B,Nt] long: cells of the mask grid each thing kernel's segment covers (0 = no segment)."""
     thing_box: Tensor
     """[B,Nt,4] float (x0, y0, x1, y1) pixels of each thing kernel's segment on the grid, x1/y1 exclusive."""
-    low_res_masks: Tensor
-    """[B,Nt,P] float: each thing kernel's segment on the mask grid (for mask-IoU matching)."""
+    thing_grid: Tensor
+    """[B,P] long: the thing kernel whose segment holds each cell of the image's mask grid (Nt for
+    none), for mask-IoU matching."""
     choice: PixelChoice
     """Which kernel each pixel took, for reading the kernels' depth maps at the pixels."""
     upsampler: BlockUpsampler
@@ -105,9 +106,11 @@ def merge_segments(
     winner_in = winner[:, :hc, :wc]
     # Gathered on the whole grid, then cropped: gathering from a cropped view copies all N maps.
     inside = (mask_probs.gather(1, winner[:, None])[:, 0] >= cfg.merge.mask_prob)[:, :hc, :wc]
-    visible = _bincount(torch.where(inside, winner_in, n), n + 1)[:, :n]
-    # count_nonzero: a bool sum over the dims of a cropped view is ten times slower on a CPU.
-    full = torch.count_nonzero(mask_probs[..., :hc, :wc] >= cfg.merge.mask_prob, dim=(2, 3))
+    visible = bincount_per_item(torch.where(inside, winner_in, n), n + 1)[:, :n]
+    # Counted as a float sum of 0/1 steps (sign(p - t) + 1, clipped at 1: 1 where p >= t): a bool
+    # comparison over a cropped view is copied before it is counted, eight times slower on a CPU.
+    at_least = (mask_probs - cfg.merge.mask_prob).sign_().add_(1.0).clamp_(max=1.0)
+    full = at_least[..., :hc, :wc].sum(dim=(2, 3)).long()
     kept = keep & (visible > 0) & (visible >= cfg.merge.overlap * full)
 
     thing_classes = device_tensor(cfg.thing_classes, device)
@@ -137,7 +140,7 @@ def merge_segments(
         slot_score=slot_score,
         thing_cells=torch.count_nonzero(cells, dim=(2, 3)),
         thing_box=_cell_boxes(cells, s, image_size),
-        low_res_masks=cells.flatten(2).float(),
+        thing_grid=torch.where(grid_slot < nt, grid_slot, nt).flatten(1),
         choice=choice,
         upsampler=upsampler,
     )
@@ -206,8 +209,8 @@ def _index_in(values: Tensor, table: tuple[int, ...]) -> Tensor:
     return (values[..., None] == lookup).long().argmax(-1)
 
 
-def _bincount(index: Tensor, bins: int) -> Tensor:
-    """Per-batch-item bincount of [B,...] indices -> [B,bins]."""
+def bincount_per_item(index: Tensor, bins: int) -> Tensor:
+    """Per-batch-item bincount of [B,...] indices in 0..bins-1 -> [B,bins] long."""
     flat = index.flatten(1)
     counts = torch.zeros(flat.shape[0], bins, dtype=torch.long, device=flat.device)
     return counts.scatter_add_(1, flat, torch.ones_like(flat))

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vkstream.models.config import ModelConfig
+from vkstream.models.panoptic import bincount_per_item
 
 
 @dataclass
@@ -29,8 +30,10 @@ class TrackMemory:
     """long: frame index of the track's last match."""
     valid: Tensor
     """bool: the slot holds a live track."""
-    masks: Tensor
-    """float [.., K, P]: the last visible mask on the mask grid (P = 0 unless mask IoU is used)."""
+    cells: Tensor
+    """long [.., P]: the slot whose segment held each cell of the mask grid in the last frame (K for
+    none); P = 0 unless mask IoU is used. One map, not a mask per track: mask IoU compares with the
+    last frame only, whose segments are disjoint."""
     boxes: Tensor
     """float [.., K, 4]: the last matched box (x0, y0, x1, y1), for the motion gate."""
     next_id: Tensor
@@ -46,7 +49,7 @@ class TrackMemory:
             classes=torch.zeros(k, dtype=torch.long, device=device),
             last_seen=torch.zeros(k, dtype=torch.long, device=device),
             valid=torch.zeros(k, dtype=torch.bool, device=device),
-            masks=torch.zeros(k, p, device=device),
+            cells=torch.full((p,), k, dtype=torch.long, device=device),
             boxes=torch.zeros(k, 4, device=device),
             next_id=torch.ones((), dtype=torch.long, device=device),
         )
@@ -72,8 +75,9 @@ class Detections:
     boxes: Tensor
     """float (x0, y0, x1, y1)."""
     embeddings: Tensor
-    masks: Tensor
-    """float [B,D,P] visible masks on the mask grid (for mask-IoU matching)."""
+    cells: Tensor
+    """long [B,P]: the detection whose visible segment holds each cell of the mask grid (D for none),
+    for mask-IoU matching; P = 0 without."""
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -135,11 +139,18 @@ def embedding_similarity(cfg: ModelConfig, det: Detections, memory: TrackMemory,
 
 
 def mask_iou_similarity(det: Detections, memory: TrackMemory, frame: Tensor) -> Tensor:
-    """[B,D,K] IoU of each detection's visible mask with the segments of the previous frame's tracks."""
+    """[B,D,K] IoU of each detection's visible segment with the segments of the previous frame's tracks.
+
+    Segments of one frame are disjoint, so every intersection is one bin of the joint histogram of
+    the two frames' cell maps: O(P), where comparing masks pairwise is O(D K P).
+    """
+    d, k = det.valid.shape[-1], memory.valid.shape[-1]
+    joint = bincount_per_item(det.cells * (k + 1) + memory.cells, (d + 1) * (k + 1))
+    joint = joint.view(-1, d + 1, k + 1).float()
+    inter = joint[:, :d, :k]
+    union = joint.sum(2)[:, :d, None] + joint.sum(1)[:, None, :k] - inter
+    iou = inter / union.clamp(min=1.0)
     ok = _same_class(det, memory) & (memory.last_seen == (frame[:, None] - 1))[..., None, :]
-    inter = det.masks @ memory.masks.transpose(-1, -2)
-    union = det.masks.sum(-1)[..., :, None] + memory.masks.sum(-1)[..., None, :] - inter
-    iou = inter / union.clamp(min=1e-6)
     return torch.where(ok, iou, torch.zeros_like(iou))
 
 
@@ -211,6 +222,13 @@ def match(
     return slot
 
 
+def _slot_cells(det: Detections, det_slot: Tensor, k: int) -> Tensor:
+    """[B,P] this frame's cell map in memory slots (K where no track holds the cell)."""
+    lookup = torch.cat([det_slot, det_slot.new_full((det_slot.shape[0], 1), -1)], dim=1)
+    slots = lookup.gather(1, det.cells)
+    return torch.where(slots >= 0, slots, torch.full_like(slots, k))
+
+
 def _taken(slot: Tensor, memory: TrackMemory) -> Tensor:
     """[B,K] the memory slots some detection already continues."""
     k = memory.valid.shape[-1]
@@ -273,11 +291,7 @@ def track(
         classes=torch.where(has, det.classes.gather(1, src), memory.classes),
         last_seen=torch.where(has, frame[:, None].expand(b, k), memory.last_seen),
         valid=memory.valid | has,
-        masks=torch.where(
-            has[..., None],
-            det.masks.gather(1, src[..., None].expand(-1, -1, det.masks.shape[-1])),
-            memory.masks,
-        ),
+        cells=_slot_cells(det, det_slot, k),
         boxes=torch.where(
             has[..., None], det.boxes.gather(1, src[..., None].expand(-1, -1, 4)), memory.boxes
         ),
