@@ -50,7 +50,7 @@ def test_listen_records_every_message_as_foxglove_schemas_at_capture_time(tmp_pa
     with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", queue_size=16)) as publisher:
         sent, publishing = _publish(publisher, ("front", "rear"), 4)
         result = cli(
-            "listen", publisher.endpoint, "--count", "8", "--duration", "20", "--mcap", path,
+            "listen", publisher.endpoint, "--count", "4", "--duration", "20", "--mcap", path,
             "--intrinsics", "front=70,70,31.5,23.5",
         )  # fmt: skip
         publishing.join(timeout=10)

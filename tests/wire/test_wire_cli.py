@@ -16,6 +16,7 @@ from vkstream.launch.cli import main
 from vkstream.launch.config import load_config
 from vkstream.nodes.publish_node import PublishOptions
 from vkstream.nodes.publisher import CurveServerConfig, Publisher, PublisherConfig
+from vkstream.viz.listen import count_reached
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -75,6 +76,25 @@ def test_listen_reports_and_saves_colour_images(tmp_path: Path, capsys) -> None:
     assert saved == [f"{seq:06d}_{kind}.png" for seq in range(3) for kind in ("depth", "panoptic")]
     panoptic = read_png(tmp_path / "out" / "front" / "000000_panoptic.png", expect="rgb")
     assert panoptic.shape == (48, 64, 3) and len({tuple(c) for c in panoptic.reshape(-1, 3)}) > 3
+
+
+def test_listen_counts_messages_per_stream(capsys) -> None:
+    with Publisher(PublisherConfig(endpoint="tcp://127.0.0.1:*", queue_size=16)) as publisher:
+        thread = _publish_when_listened(publisher, ("front", "rear"), 4)
+        code, out, err = _run(capsys, "listen", publisher.endpoint, "--count", "3", "--duration", "20")
+        thread.join(timeout=10)
+    assert code == 0, err
+    assert "received 6 messages from 2 stream(s)" in out  # 3 frames of each camera, not 3 in all
+    assert "front: 3 messages" in out and "rear: 3 messages" in out
+
+
+def test_a_named_stream_must_reach_the_count_too() -> None:
+    assert not count_reached({}, 2, None)  # nothing heard yet
+    assert count_reached({"front": 2}, 2, None)
+    assert not count_reached({"front": 2, "rear": 1}, 2, None)
+    assert not count_reached({"front": 5}, 2, ["front", "rear"])  # rear named but silent: keep listening
+    assert count_reached({"front": 5, "rear": 2}, 2, ["front", "rear"])
+    assert not count_reached({"front": 5}, None, None)  # no count: until the duration or Ctrl-C
 
 
 def test_listen_with_curve_keys(tmp_path: Path, capsys) -> None:

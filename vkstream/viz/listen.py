@@ -54,6 +54,7 @@ def listen(
     sub: Subscriber,
     *,
     count: int | None = None,
+    streams: Sequence[str] | None = None,
     duration: float | None = None,
     interval: float = 1.0,
     sinks: Sequence[Any] = (),
@@ -61,7 +62,12 @@ def listen(
     save_every: int = 1,
     echo: Callable[[str], None] = print,
 ) -> ListenReport:
-    """Receive until ``count`` messages or ``duration`` seconds (or Ctrl-C), reporting every ``interval``.
+    """Receive until every stream has sent ``count`` messages, or for ``duration`` seconds (or until
+    Ctrl-C), reporting every ``interval``.
+
+    ``count`` is per stream, so a recording of several cameras holds as many frames of each: every
+    stream in ``streams`` (when given) and every other stream heard from must reach it. A stream that
+    starts after the others have reached it is not waited for.
 
     SIGTERM stops it as Ctrl-C does (in the main thread), so a recording stopped by a service manager
     is finished. Each result goes to every sink's ``add(result, lost=...)`` (such as a
@@ -78,7 +84,7 @@ def listen(
             echo(line)
 
     with contextlib.suppress(KeyboardInterrupt), _sigterm_interrupts():
-        while count is None or report.messages < count:
+        while not count_reached(report.totals, count, streams):
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 break
@@ -103,6 +109,14 @@ def listen(
         lines()
     report.elapsed_s = time.monotonic() - start
     return report
+
+
+def count_reached(totals: dict[str, int], count: int | None, streams: Sequence[str] | None) -> bool:
+    """Every wanted stream (``streams``, or those heard from) has sent ``count`` messages."""
+    if count is None:
+        return False
+    wanted = set(streams or ()) | set(totals)
+    return bool(wanted) and all(totals.get(stream, 0) >= count for stream in wanted)
 
 
 @contextlib.contextmanager

@@ -23,8 +23,9 @@ examples:
 
 Every --interval seconds one line per stream: message rate, latency from capture to publish
 (latency_ms.total) and from capture to receipt here, segments (things), and frames dropped by the
-pipeline and lost on the way. Stops after --count messages or --duration seconds, or on Ctrl-C
-(or SIGTERM; a recording is finished either way).
+pipeline and lost on the way. Stops when each stream (those of --streams, and every other stream
+heard from) has sent --count messages, after --duration seconds, or on Ctrl-C (or SIGTERM; a
+recording is finished either way).
 
 --mcap and --foxglove send what arrives in Foxglove's schemas, as a file or live (in Foxglove: Open
 connection, Foxglove WebSocket, the printed address): per stream /STREAM/panoptic and depth images,
@@ -52,7 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument(
         "--save-every", type=int, default=1, metavar="N", help="save one message in N (default: %(default)s)"
     )
-    parser.add_argument("--count", type=int, metavar="N", help="stop after N messages")
+    parser.add_argument(
+        "--count", type=int, metavar="N", help="stop when every stream has sent N messages (N frames of each)"
+    )
     parser.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     parser.add_argument(
         "--interval",
@@ -115,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"serving Foxglove on {out.url} (Open connection, Foxglove WebSocket)", flush=True)
         print(f"listening on {args.endpoint} for {', '.join(args.streams or ['all streams'])}", flush=True)
         report = listen(
-            sub, count=args.count, duration=args.duration, interval=args.interval,
+            sub, count=args.count, streams=args.streams, duration=args.duration, interval=args.interval,
             sinks=[out] if out else [], save=args.save, save_every=args.save_every,
             echo=lambda line: print(line, flush=True),
         )  # fmt: skip
