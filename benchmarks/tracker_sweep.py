@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 
@@ -112,7 +112,7 @@ def score(cfg: ModelConfig, sequences: dict[str, list[CachedFrame]]) -> dict[str
         for index, frame in enumerate(frames):
             det = frame.detections
             if not cfg.tracks_masks:
-                det = Detections(**{**det.__dict__, "cells": det.cells[..., :0]})
+                det = replace(det, cells=det.cells[..., :0])
             ids, memory = track(cfg, det, memory, torch.tensor([index]))
             slot_track = torch.cat([ids[0], ids.new_zeros(int(frame.slot.max()) + 1)])
             track_map = slot_track[frame.slot.long()]
