@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -79,7 +79,6 @@ def with_overrides(cfg: ModelConfig, overrides: dict[str, object]) -> ModelConfi
 def cache_sequence(online: OnlineVideoKNet, frames: list[Frame]) -> list[CachedFrame]:
     """The network and the merge over one sequence, as one stream (kernels linked frame to frame)."""
     cfg = online.cfg
-    nt = cfg.num_thing_kernels
     previous = torch.zeros(1, cfg.num_kernels, cfg.neck_channels)
     cached = []
     for index, gt in enumerate(frames):
@@ -90,14 +89,7 @@ def cache_sequence(online: OnlineVideoKNet, frames: list[Frame]) -> list[CachedF
         )
         previous = kernels
         merged = merge_segments(cfg, mask_logits, class_logits, encoded.image_size)
-        detections = Detections(
-            valid=merged.thing_cells > 0,
-            scores=merged.slot_score[:, :nt],
-            classes=merged.slot_class[:, :nt],
-            boxes=merged.thing_box,
-            embeddings=embeddings[:, :nt],
-            cells=merged.thing_grid,
-        )
+        detections = Detections.from_merged(merged, embeddings)
         cached.append(CachedFrame(gt, merged.slot[0].int(), merged.semantic[0].to(torch.uint8), detections))
     return cached
 
@@ -110,10 +102,7 @@ def score(cfg: ModelConfig, sequences: dict[str, list[CachedFrame]]) -> dict[str
         pixels = frames[0].detections.cells.shape[-1]
         memory = TrackMemory.stack([TrackMemory.empty(cfg, pixels, torch.device("cpu"))])
         for index, frame in enumerate(frames):
-            det = frame.detections
-            if not cfg.tracks_masks:
-                det = replace(det, cells=det.cells[..., :0])
-            ids, memory = track(cfg, det, memory, torch.tensor([index]))
+            ids, memory = track(cfg, frame.detections, memory, torch.tensor([index]))
             slot_track = torch.cat([ids[0], ids.new_zeros(int(frame.slot.max()) + 1)])
             track_map = slot_track[frame.slot.long()]
             pred = Frame(

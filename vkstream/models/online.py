@@ -265,7 +265,7 @@ class OnlineVideoKNet:
             encoded.mask_feats, previous, frame > 0
         )
         merged = merge_segments(self.cfg, mask_logits, class_logits, size)
-        track_ids, memory = track(self.cfg, self._detections(merged, embeddings), memory, frame)
+        track_ids, memory = track(self.cfg, Detections.from_merged(merged, embeddings), memory, frame)
         new_states = [
             StreamState(kernels=k.clone(), memory=m, frame_index=f, image_size=size)
             for k, m, f in zip(kernels.unbind(0), memory.unbind(), frame_indices, strict=True)
@@ -314,18 +314,6 @@ class OnlineVideoKNet:
                 f"segmented batch ({len(segmented)} frames of {segmented.image_size}) does not match "
                 f"the encoded batch ({len(encoded)} frames of {encoded.image_size})"
             )
-
-    def _detections(self, merged: PanopticBatch, embeddings: Tensor) -> Detections:
-        nt = self.cfg.num_thing_kernels
-        cells = merged.thing_grid if self.cfg.tracks_masks else merged.thing_grid[:, :0]
-        return Detections(
-            valid=merged.thing_cells > 0,
-            scores=merged.slot_score[:, :nt],
-            classes=merged.slot_class[:, :nt],
-            boxes=merged.thing_box,
-            embeddings=embeddings[:, :nt],
-            cells=cells,
-        )
 
     def _results(
         self, merged: PanopticBatch, track_ids: Tensor, frame_indices: list[int]

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vkstream.models.config import ModelConfig
-from vkstream.models.panoptic import bincount_per_item
+from vkstream.models.panoptic import PanopticBatch, bincount_per_item
 
 
 @dataclass
@@ -77,7 +77,20 @@ class Detections:
     embeddings: Tensor
     cells: Tensor
     """long [B,P]: the detection whose visible segment holds each cell of the mask grid (D for none),
-    for mask-IoU matching; P = 0 without."""
+    for mask-IoU matching (the tracker drops it when its settings use no mask IoU)."""
+
+    @classmethod
+    def from_merged(cls, merged: PanopticBatch, embeddings: Tensor) -> Detections:
+        """The thing kernels that kept a segment in the merge, with their [B,N,E] embeddings."""
+        nt = merged.thing_cells.shape[1]
+        return cls(
+            valid=merged.thing_cells > 0,
+            scores=merged.slot_score[:, :nt],
+            classes=merged.slot_class[:, :nt],
+            boxes=merged.thing_box,
+            embeddings=embeddings[:, :nt],
+            cells=merged.thing_grid,
+        )
 
 
 def box_iou(a: Tensor, b: Tensor) -> Tensor:
@@ -246,10 +259,12 @@ def track(
     t = cfg.tracker
     b, d = det.scores.shape
     k = memory.ids.shape[1]
-    memory = TrackMemory(**{f.name: getattr(memory, f.name) for f in fields(memory)})
-    memory.valid = memory.valid & (frame[:, None] - memory.last_seen <= t.memory_frames)
-    det = Detections(**{f.name: getattr(det, f.name) for f in fields(det)})
-    det.valid = remove_duplicates(cfg, det)
+    memory = replace(memory, valid=memory.valid & (frame[:, None] - memory.last_seen <= t.memory_frames))
+    det = replace(
+        det,
+        valid=remove_duplicates(cfg, det),
+        cells=det.cells if cfg.tracks_masks else det.cells[..., :0],  # as the memory's cell map
+    )
     priority = _priority(det.scores)
 
     eligible = det.valid & (det.scores > t.det_score)
