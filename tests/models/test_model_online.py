@@ -10,7 +10,7 @@ from vkstream.data.classes import VOID
 from vkstream.data.frame import Frame
 from vkstream.models import FrameResult, ModelConfig, OnlineVideoKNet, StreamState, TrackMemory
 from vkstream.models.panoptic import add_depth, kernel_scores, merge_segments
-from vkstream.models.tracker import track
+from vkstream.models.tracker import Detections, track
 
 
 @pytest.fixture(autouse=True)
@@ -159,7 +159,7 @@ def unsplit_step(
             images, torch.stack([s.kernels for s in full]), has_previous
         )
         merged = add_depth(merge_segments(cfg, masks, classes, size), query_depth, dense_depth)
-        track_ids, memory = track(cfg, online._detections(merged, embeddings), memory, frame)
+        track_ids, memory = track(cfg, Detections.from_merged(merged, embeddings), memory, frame)
         results = online._results(merged, track_ids, frame.tolist())
     return results, [
         StreamState(k, m, f, size) for k, m, f in zip(kernels, memory.unbind(), frame.tolist(), strict=True)
