@@ -156,7 +156,7 @@ def soak(
     """Run the soak on the Ray this process is connected to (a local one is started if none)."""
     import ray
 
-    from vkstream.pipeline.config import PipelineConfig
+    from vkstream.pipeline.config import LOCAL_NODE_IP, PipelineConfig
     from vkstream.pipeline.runtime import Pipeline
 
     own = folder is None
@@ -187,7 +187,13 @@ def soak(
         }
     )
     if not ray.is_initialized():
-        ray.init(num_cpus=4, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        ray.init(
+            num_cpus=4,
+            include_dashboard=False,
+            logging_level="WARNING",
+            log_to_driver=False,
+            _node_ip_address=LOCAL_NODE_IP,
+        )
     pipeline = Pipeline(config).start()
     endpoint = pipeline.stats()["reports"]["publisher"]["endpoint"]
     fast, slow = Listener(endpoint), Listener(endpoint, delay_s=slow_ms / 1000, rcvhwm=4)

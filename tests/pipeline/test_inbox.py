@@ -146,6 +146,21 @@ def test_forget_and_close() -> None:
         Inbox(0)
 
 
+def test_frames_of_a_detached_attachment_arriving_late_are_discarded_not_taken_for_the_next() -> None:
+    inbox = Inbox(max_pending=2)
+    inbox.put([packet("a", 0, epoch=100)])
+    inbox.take_batch(1, 0.0)
+    inbox.forget("a", epoch=100)
+    inbox.put([packet("a", 1, epoch=100)])  # was in an actor upstream while the stream was detached
+    assert inbox.pending() == 0 and inbox.dropped() == {}  # the stream is gone: not a drop
+    assert inbox.retired(packet("a", 1, epoch=100)) and not inbox.retired(packet("a", 0, epoch=200))
+    inbox.put([packet("a", 0, epoch=200)])  # attached again: a new ingest, a later epoch
+    assert [(p.seq, p.epoch) for p in inbox.take_batch(1, 0.0)] == [(0, 200)]
+    inbox.forget("a")  # no epoch given (the ingest was lost): the latest seen here is retired
+    inbox.put([packet("a", 1, epoch=200), packet("b", 0, epoch=200)])
+    assert [p.stream for p in inbox.take_batch(4, 0.0)] == ["b"]
+
+
 def part(source: str, stream: str, seq: int, **data: object) -> Packet:
     p = packet(stream, seq)
     p.source, p.data = source, dict(data)

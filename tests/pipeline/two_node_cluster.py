@@ -28,7 +28,13 @@ from pathlib import Path
 
 VENV_BIN = Path(sys.executable).parent
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
-NODE = ["--num-cpus=2", "--object-store-memory=100000000", "--disable-usage-stats", "--block"]
+NODE = [
+    "--node-ip-address=127.0.0.1",
+    "--num-cpus=2",
+    "--object-store-memory=100000000",
+    "--disable-usage-stats",
+    "--block",
+]
 
 
 def free_port() -> int:

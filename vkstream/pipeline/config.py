@@ -157,11 +157,20 @@ class ControlConfig(_Strict):
         return self
 
 
+LOCAL_NODE_IP = "127.0.0.1"
+"""Where a local Ray binds: on loopback nothing outside the machine can reach its ports, and it does
+not depend on which network the machine happens to be on."""
+
+
 class RayConfig(_Strict):
     address: str | None = Field(default=None, description="a cluster ('auto', HOST:PORT); null: a local Ray")
     namespace: str = Field(default="vkstream", description="Ray namespace of the pipeline's actors")
     num_cpus: int | None = Field(default=None, ge=1, description="local Ray only: logical CPUs")
     num_gpus: int | None = Field(default=None, ge=0, description="local Ray only: GPUs")
+    node_ip: str = Field(
+        default=LOCAL_NODE_IP,
+        description="local Ray only: the address its processes bind (loopback: unreachable from elsewhere)",
+    )
     max_restarts: int = Field(default=3, ge=-1, description="restarts of a dead node actor (-1: always)")
     start_timeout_s: float = Field(default=120.0, gt=0, description="longest wait for actors to start")
 

@@ -63,6 +63,8 @@ class Inbox:
         self._late: dict[str, int] = defaultdict(int)
         self._served: dict[str, float] = {}
         self._dropped: dict[str, int] = defaultdict(int)
+        self._retired: dict[str, int] = {}
+        """Per detached stream, the latest ingest epoch of its detached attachments."""
         self._closed = False
 
     def put(self, packets: list[Packet]) -> None:
@@ -70,6 +72,8 @@ class Inbox:
         now = time.monotonic()
         with self._cond:
             for part in packets:
+                if part.epoch <= self._retired.get(part.stream, -1):
+                    continue  # a straggler of a detached attachment: not a drop, the stream is gone
                 packet = self._joined(part, now) if len(self.sources) > 1 else part
                 if packet is None:
                     continue
@@ -170,12 +174,26 @@ class Inbox:
             batch.append(packet)
         return batch
 
-    def forget(self, stream: str) -> None:
+    def forget(self, stream: str, epoch: int | None = None) -> None:
+        """Let go of a detached stream. Its frames still on their way (from an actor upstream that
+        had not yet heard of the detachment) are discarded when they arrive: those of its ingest's
+        ``epoch`` or earlier (default: the latest epoch seen here). A stream attached again gets a new
+        ingest with a later epoch, so its frames pass; a straggler would otherwise be taken for them.
+        """
         with self._cond:
+            known = (epoch, self._epochs.get(stream), self._retired.get(stream))
+            retired = max((e for e in known if e is not None), default=None)
+            if retired is not None:
+                self._retired[stream] = retired
             for table in (self._partial, self._queues, self._last_taken, self._epochs, self._served):
                 table.pop(stream, None)
             self._dropped.pop(stream, None)
             self._late.pop(stream, None)
+
+    def retired(self, packet: Packet) -> bool:
+        """Whether ``packet`` belongs to an attachment of its stream that has been detached."""
+        with self._cond:
+            return packet.epoch <= self._retired.get(packet.stream, -1)
 
     def pending(self) -> int:
         with self._cond:

@@ -101,7 +101,7 @@ class IngestRunner:
         with self._cond:
             self._cond.notify_all()
         self._thread.join(timeout)
-        return self.status()
+        return {**self.status(), "epoch": self._epoch}  # the detaching driver retires it downstream
 
     def _run(self) -> None:
         retry = self.spec.retry
@@ -196,7 +196,7 @@ class IngestActor:
         self._runner.completed(seq, sink, epoch)
 
     def status(self) -> dict[str, Any]:
-        return self._runner.status()
+        return {**self._runner.status(), "cpu_s": time.process_time()}  # this actor's process
 
     def stop(self) -> dict[str, Any]:
         return self._runner.stop()

@@ -114,6 +114,7 @@ class Pipeline:
             options["address"] = self.address
         else:
             options["num_cpus"] = cfg.num_cpus or os.cpu_count() or 1
+            options["_node_ip_address"] = cfg.node_ip
             if cfg.num_gpus is not None:
                 options["num_gpus"] = cfg.num_gpus
         try:
@@ -201,8 +202,10 @@ class Pipeline:
             except RayError:
                 before = {}
             status = self._stop_ingest(self._streams.pop(stream_id)[1])
+            epoch = status.pop("epoch", None)  # a lost ingest: each actor retires the latest it saw
             reports: dict[str, Any] = {}
-            for report in self._gather([a.forget.remote(stream_id) for a in self._actors], lambda i, e: {}):
+            forgets = [a.forget.remote(stream_id, epoch) for a in self._actors]
+            for report in self._gather(forgets, lambda i, e: {}):
                 reports.update(report)
             self._finished[stream_id] = {**before, "source": status, "reports": reports}
             log.info("detached stream %r", stream_id)

@@ -136,9 +136,10 @@ class StageActor:
         self._sources[stream] = handle
         self._state.save({"sources": dict(self._sources)})
 
-    def forget(self, stream: str) -> dict[str, Any]:
-        """Free the stream everywhere in this actor; returns the nodes' reports after it."""
-        self._inbox.forget(stream)
+    def forget(self, stream: str, epoch: int | None = None) -> dict[str, Any]:
+        """Free the stream everywhere in this actor; returns the nodes' reports after it. Frames of
+        the detached ingest (``epoch`` or earlier) that arrive later are discarded."""
+        self._inbox.forget(stream, epoch)
         self._acks.pop(stream, None)
         if self._sources.pop(stream, None) is not None:
             self._state.save({"sources": dict(self._sources)})
@@ -167,6 +168,7 @@ class StageActor:
             "mean_batch": self._frames / self._batches if self._batches else 0.0,
             "errors": self._errors,
             "lost": self._lost,
+            "cpu_s": time.process_time(),  # this process, every thread: what the actor costs the machine
             "send_failures": self._routes.failed,
             "telemetry": self._telemetry.snapshot() if self._telemetry is not None else None,
             "reports": self.reports(),
@@ -234,6 +236,10 @@ class StageActor:
                     )
                 if not batch:
                     return
+        # Frames of a stream detached while they were in the nodes go no further.
+        batch = [p for p in batch if not self._inbox.retired(p)]
+        if not batch:
+            return
         self._routes.send(batch)
         if self._telemetry is None:
             return
