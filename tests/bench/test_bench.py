@@ -14,6 +14,7 @@ import zmq
 from vkstream.bench import (
     BenchFrames,
     BenchResult,
+    cpu_extra,
     ensure_bench_data,
     format_table,
     load_bench_frames,
@@ -101,6 +102,7 @@ def _check_result(result: BenchResult, mode: str, frames: BenchFrames, warmup: i
     assert result.frames == frames.streams * (frames.frames - warmup)
     assert result.fps > 0
     assert 0 < result.p50_ms <= result.p99_ms
+    assert result.extra["cpu_ms"] > 0  # the loop's process, per frame
 
 
 @pytest.mark.parametrize("streams", [1, 2])
@@ -193,5 +195,8 @@ def test_table_and_json(tmp_path: Path) -> None:
     assert all(set(r) == core for r in document["results"][:4])
     assert document["results"][4] == {**results[3].to_dict(), "dropped": 3}
     assert set(results[0].to_dict()) == core
+    split = BenchResult("pipeline", 1, 9.0, 1.0, 1.0, 9, extra=cpu_extra({"publisher": 9.96, "model": 150.0}))
+    assert split.extra == {"cpu_ms": 160.0, "cpu_ms_by_process": {"model": 150.0, "publisher": 10.0}}
+    assert format_table([split]).splitlines()[2].endswith("| 160.0 | model 150.0, publisher 10.0 |")
     custom = json.loads(write_json(results[:1], tmp_path / "b.json", machine={"cpu": "x"}).read_text())
     assert custom["machine"] == {"cpu": "x"}

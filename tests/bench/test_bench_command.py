@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -26,11 +28,17 @@ def test_bench_runs_every_mode_and_writes_the_json(
         assert row["fps"] > 0 and 0 < row["p50_ms"] <= row["p99_ms"]
         assert row["frames"] == 3 * row["streams"]
     assert rows[("pipeline", 2)]["mean_batch"] >= 1
+    # what each process of the pipeline costs per frame, beside the loops' own process
+    assert all(row["cpu_ms"] > 0 for row in rows.values())
+    by_process = rows[("pipeline", 2)]["cpu_ms_by_process"]
+    assert {"replays", "subscriber"} <= set(by_process) and any("+depth_head" in name for name in by_process)
+    assert rows[("pipeline", 2)]["cpu_ms"] == pytest.approx(sum(by_process.values()), abs=0.5)
     assert data["machine"]["cores"] >= 1
 
 
 def test_bench_refuses_bad_arguments_in_one_line(cli) -> None:
     assert "unknown mode fast" in cli("bench", "--modes", "bare,fast").one_line_error("vkstream bench")
+    assert "a whole number or auto" in cli("bench", "--max-batch", "two").one_line_error("vkstream bench")
     assert "--warmup must be 0..3" in cli("bench", "--frames", "4", "--warmup", "4").one_line_error(
         "vkstream bench"
     )

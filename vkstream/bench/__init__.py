@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from vkstream.bench.naive import run_naive, wire_message
     from vkstream.bench.report import (
         BenchResult,
+        cpu_extra,
         describe_machine,
         format_table,
         machine_info,
@@ -32,6 +33,7 @@ _EXPORTS = {
     "ensure_bench_data": "frames",
     "load_bench_frames": "frames",
     "BenchResult": "report",
+    "cpu_extra": "report",
     "describe_machine": "report",
     "format_table": "report",
     "machine_info": "report",
@@ -45,6 +47,7 @@ _EXPORTS = {
 __all__ = [
     "BenchFrames",
     "BenchResult",
+    "cpu_extra",
     "describe_machine",
     "ensure_bench_data",
     "format_table",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 from vkstream.bench.frames import BenchFrames
-from vkstream.bench.report import BenchResult
+from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.models import OnlineVideoKNet, StreamState
 from vkstream.train.pairs import image_tensor
 
@@ -39,13 +39,16 @@ def run_bare(online: OnlineVideoKNet, frames: BenchFrames, warmup: int = 3) -> B
     latencies: list[float] = []
     started = 0.0
     sync()
+    cpu_started = 0.0
     for t, images in enumerate(batches):
         if t == warmup:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         begin = time.perf_counter()
         _, states = online.step(images, list(states))
         sync()
         if t >= warmup:
             latencies.extend([time.perf_counter() - begin] * frames.streams)
     wall = time.perf_counter() - started
-    return BenchResult.from_latencies(MODE, frames.streams, latencies, wall)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / len(latencies)
+    extra = cpu_extra({"loop": cpu_ms})
+    return BenchResult.from_latencies(MODE, frames.streams, latencies, wall, extra=extra)

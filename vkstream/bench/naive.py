@@ -14,7 +14,7 @@ import cv2
 import zmq
 
 from vkstream.bench.frames import BenchFrames
-from vkstream.bench.report import BenchResult
+from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client.arrays import Codec
 from vkstream.data import DatasetError, Intrinsics, LabelSpace
 from vkstream.models import FrameResult, OnlineVideoKNet, StreamState
@@ -102,11 +102,12 @@ def run_naive(
             on_bind(socket.getsockopt_string(zmq.LAST_ENDPOINT))
         _wait_for_subscribers(socket, subscribers, timeout_s)
         labels = labels or LabelSpace.for_classes(online.cfg.num_classes, online.cfg.thing_classes)
-        latencies, wall = _publish_loop(online, labels, frames, socket, warmup, codec, level)
+        latencies, wall, cpu_s = _publish_loop(online, labels, frames, socket, warmup, codec, level)
     finally:
         socket.close()
         context.term()
-    return BenchResult.from_latencies(MODE, frames.streams, latencies, wall)
+    extra = cpu_extra({"loop": cpu_s * 1000 / len(latencies)})
+    return BenchResult.from_latencies(MODE, frames.streams, latencies, wall, extra=extra)
 
 
 def _publish_loop(
@@ -117,14 +118,15 @@ def _publish_loop(
     warmup: int,
     codec: Codec,
     level: int | None,
-) -> tuple[list[float], float]:
+) -> tuple[list[float], float, float]:
+    """Per-frame latencies, and the wall and CPU seconds of the measured frames."""
     device = online.device
     states: list[StreamState | None] = [None] * frames.streams
     latencies: list[float] = []
-    started = 0.0
+    started = cpu_started = 0.0
     for t in range(frames.frames):
         if t == warmup:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
         for s, stream in enumerate(frames.stream_ids):
             stamp_ns = time.time_ns()
             begin = time.perf_counter()
@@ -151,4 +153,4 @@ def _publish_loop(
             socket.send_multipart(message, copy=False)
             if t >= warmup:
                 latencies.append(time.perf_counter() - begin)
-    return latencies, time.perf_counter() - started
+    return latencies, time.perf_counter() - started, time.process_time() - cpu_started

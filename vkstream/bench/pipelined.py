@@ -13,7 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from vkstream.bench.frames import BenchFrames
-from vkstream.bench.report import BenchResult
+from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client import Subscriber
 from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
@@ -63,6 +63,17 @@ def bench_config(
     )
 
 
+def cpu_seconds(pipeline: Pipeline) -> dict[str, float]:
+    """CPU seconds so far of each node actor's process, each replay's and this one's (the subscriber).
+
+    Not counted: Ray's own processes (its raylet moves the frames through the object store)."""
+    cpu = {a["actor"]: float(a.get("cpu_s", 0.0)) for a in pipeline.actor_stats()}
+    streams = pipeline.sources()
+    cpu["replays"] = sum(float(s.get("cpu_s", 0.0)) for s in streams.values())
+    cpu["subscriber"] = time.process_time()
+    return cpu
+
+
 def run_pipelined(
     checkpoint: Path,
     root: Path,
@@ -104,6 +115,7 @@ def run_pipelined(
             started = ended = 0.0
             for spec in config.streams:
                 pipeline.attach(spec)
+            cpu_before: dict[str, float] = {}
             deadline = time.monotonic() + timeout_s
             warm = warmup * frames.streams  # the clock starts when this many frames have arrived
             total = 0
@@ -117,15 +129,19 @@ def run_pipelined(
                 counts[result.stream] += 1
                 total += 1
                 if total == warm:
+                    cpu_before = cpu_seconds(pipeline)
                     started = time.perf_counter()
                 elif total > warm:
                     latencies.append(result.latency_ms["total"] / 1000.0)
                     ended = time.perf_counter()
+            cpu_after = cpu_seconds(pipeline)
             figures = pipeline.stats()
     finally:
         pipeline.shutdown()
     mean_batch = figures["actors"][0].get("mean_batch", 0.0)
     dropped = sum(sum(s.get("dropped", {}).values()) for s in figures["streams"].values())
     wall = ended - started
-    extra = {"mean_batch": round(mean_batch, 2), "dropped": dropped, "rate_hz": rate_hz}
+    measured = max(len(latencies), 1)
+    cpu_ms = {name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / measured for name in cpu_after}
+    extra = {"mean_batch": round(mean_batch, 2), "dropped": dropped, "rate_hz": rate_hz, **cpu_extra(cpu_ms)}
     return BenchResult.from_latencies(MODE, frames.streams, latencies, wall, extra=extra)

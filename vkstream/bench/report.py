@@ -109,7 +109,22 @@ def format_table(results: Iterable[BenchResult]) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key} {_cell(v)}" for key, v in value.items())
     return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+
+def cpu_extra(ms_per_frame: Mapping[str, float]) -> dict[str, Any]:
+    """CPU milliseconds per measured frame, in all and (several processes) by process.
+
+    On a machine with few cores, what a mode costs beside its own thread is what it takes from the
+    model: the figure that says where a multi-process pipeline loses to a loop in one process.
+    """
+    extra: dict[str, Any] = {"cpu_ms": round(sum(ms_per_frame.values()), 1)}
+    if len(ms_per_frame) > 1:
+        ranked = sorted(ms_per_frame.items(), key=lambda item: -item[1])
+        extra["cpu_ms_by_process"] = {name: round(ms, 1) for name, ms in ranked}
+    return extra
 
 
 def write_json(

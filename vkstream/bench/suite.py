@@ -33,6 +33,8 @@ class SuiteOptions:
     precision: str = "fp32"
     compile: str = "none"
     rate_hz: float = 0.0
+    max_batch: int | str = "auto"
+    """The pipeline's batching (bare batches every stream, naive none)."""
     repeat: int = 1
     json: Path | None = None
 
@@ -91,6 +93,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
                             precision=o.precision,
                             compile_mode=o.compile,
                             rate_hz=o.rate_hz,
+                            max_batch=o.max_batch,
                         )
                     runs[(mode, count)].append(result)
                     echo(
@@ -116,6 +119,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
             precision=o.precision,
             compile=o.compile,
             rate_hz=o.rate_hz,
+            max_batch=o.max_batch,
         )
     return results
 
@@ -124,7 +128,14 @@ def _start_ray() -> bool:
     """Start a local Ray for the pipeline runs unless one is running; True if this started it."""
     import ray
 
+    from vkstream.pipeline.config import LOCAL_NODE_IP
+
     if ray.is_initialized():
         return False
-    ray.init(include_dashboard=False, logging_level=logging.WARNING, namespace="vkstream-bench")
+    ray.init(
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        namespace="vkstream-bench",
+        _node_ip_address=LOCAL_NODE_IP,
+    )
     return True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vkstream.launch.argtypes import parse_number_list, parse_size, require_at_least
 from vkstream.launch.commands import add_command
+from vkstream.launch.errors import UsageError
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 """vkstream.models.options.PRECISIONS, spelled out: --help must not import pydantic."""
@@ -73,6 +74,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="pipeline: each stream replays at HZ (cameras at 10 Hz: 10); 0: as fast as it is taken "
         "(default)",
     )
+    parser.add_argument(
+        "--max-batch",
+        default="auto",
+        metavar="N",
+        help="pipeline: most frames (streams) in one batch, or auto as in pipeline configs (default: "
+        "%(default)s; bare always batches every stream, naive never)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch threads in every mode (default: one per core)")
     parser.add_argument(
@@ -99,6 +107,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"checkpoint not found: {args.checkpoint}")
     if args.rate < 0:
         raise ValueError(f"--rate must be 0 (as fast as taken) or a positive rate in Hz, got {args.rate:g}")
+    max_batch: int | str = "auto"
+    if args.max_batch != "auto":
+        if not args.max_batch.isdigit():
+            raise UsageError(f"invalid --max-batch '{args.max_batch}': a whole number or auto")
+        max_batch = require_at_least(int(args.max_batch), 1, "--max-batch")
     threads = args.threads or os.cpu_count() or 1
     require_at_least(threads, 1, "--threads")
     size = parse_size(args.size) if args.size else None
@@ -121,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         compile=args.compile,
         rate_hz=args.rate,
+        max_batch=max_batch,
         repeat=args.repeat,
         json=args.json,
     )
