@@ -37,9 +37,8 @@ def run_bare(online: OnlineVideoKNet, frames: BenchFrames, warmup: int = 3) -> B
     sync = synchronizer(device)
     states: list[StreamState | None] = [None] * frames.streams
     latencies: list[float] = []
-    started = 0.0
+    started = cpu_started = 0.0
     sync()
-    cpu_started = 0.0
     for t, images in enumerate(batches):
         if t == warmup:
             started, cpu_started = time.perf_counter(), time.process_time()

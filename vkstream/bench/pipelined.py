@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult, cpu_extra
@@ -63,13 +64,13 @@ def bench_config(
     )
 
 
-def cpu_seconds(pipeline: Pipeline) -> dict[str, float]:
-    """CPU seconds so far of each node actor's process, each replay's and this one's (the subscriber).
-
-    Not counted: Ray's own processes (its raylet moves the frames through the object store)."""
-    cpu = {a["actor"]: float(a.get("cpu_s", 0.0)) for a in pipeline.actor_stats()}
-    streams = pipeline.sources()
-    cpu["replays"] = sum(float(s.get("cpu_s", 0.0)) for s in streams.values())
+def cpu_seconds(figures: dict[str, Any]) -> dict[str, float]:
+    """CPU seconds so far, from ``Pipeline.stats()``: of each node actor's process, of the replays'
+    and of this one (the subscriber). Not counted: Ray's own processes (its raylet moves the frames
+    through the object store)."""
+    cpu = {a["actor"]: float(a.get("cpu_s", 0.0)) for a in figures["actors"]}
+    sources = [s["source"] or {} for s in figures["streams"].values()]
+    cpu["replays"] = sum(float(s.get("cpu_s", 0.0)) for s in sources)
     cpu["subscriber"] = time.process_time()
     return cpu
 
@@ -115,11 +116,11 @@ def run_pipelined(
             started = ended = 0.0
             for spec in config.streams:
                 pipeline.attach(spec)
-            cpu_before: dict[str, float] = {}
             deadline = time.monotonic() + timeout_s
             warm = warmup * frames.streams  # the clock starts when this many frames have arrived
             total = 0
-            started = time.perf_counter()  # replaced at the end of the warm-up, if there is one
+            # both replaced at the end of the warm-up, if there is one
+            cpu_before, started = cpu_seconds(pipeline.stats()), time.perf_counter()
             while total < frames.frames * frames.streams:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the pipeline delivered {dict(counts)} frames in {timeout_s:g} s")
@@ -129,13 +130,12 @@ def run_pipelined(
                 counts[result.stream] += 1
                 total += 1
                 if total == warm:
-                    cpu_before = cpu_seconds(pipeline)
-                    started = time.perf_counter()
+                    cpu_before, started = cpu_seconds(pipeline.stats()), time.perf_counter()
                 elif total > warm:
                     latencies.append(result.latency_ms["total"] / 1000.0)
                     ended = time.perf_counter()
-            cpu_after = cpu_seconds(pipeline)
             figures = pipeline.stats()
+            cpu_after = cpu_seconds(figures)
     finally:
         pipeline.shutdown()
     mean_batch = figures["actors"][0].get("mean_batch", 0.0)

@@ -89,9 +89,9 @@ class StreamSpec(_Strict):
 
 
 AUTO_BATCH = {"cpu": 1, "accelerator": 8}
-"""``max_batch: auto``: on a CPU a batch takes as long as its frames one after another, or saves a
-quarter of their CPU on some hosts, while every frame in it waits for the slowest (docs/benchmarks.md):
-latency first. On a GPU one pass over many streams is what shares it."""
+"""``max_batch: auto``: on a CPU a batch takes as long as its frames one after another, or saves up
+to a third of their CPU on some hosts, while every frame in it waits for the slowest
+(docs/benchmarks.md): latency first. On a GPU one pass over many streams is what shares it."""
 
 
 class BatchingConfig(_Strict):
