@@ -48,22 +48,34 @@ def test_killed_actors_restart_and_the_replay_goes_on(running, kitti_datasets) -
     def after() -> list:
         return [r for r in list(collector.results["replay"]) if r.publish_ns > killed]
 
-    collector.wait_for(lambda: len(after()) >= 1, 120, pipeline)
-    first = after()[0]
+    # The sinks may publish what they hold before the kill reaches them; the restarted model's first
+    # frame carries `state_reset`.
+    collector.wait_for(lambda: any(r.state_reset for r in after()), 120, pipeline)
+    frames = after()
+    reset_at = next(i for i, r in enumerate(frames) if r.state_reset)
+    assert all(r.publish_ns - killed < 2e9 for r in frames[:reset_at]), "published after the kill"
+    first = frames[reset_at]
     recovery_s = (first.publish_ns - killed) / 1e9
-    stalls = pipeline.sources()["replay"]["stalls"]  # waiting for the frames lost, and for the restarts
-    collector.wait_for(lambda: len(after()) >= 7, 60, pipeline)
+
+    def source() -> dict:
+        return pipeline.sources()["replay"]
+
+    collector.wait_for(lambda: source()["state"] == "streaming", 30, pipeline)
+    stalls = source()["stalls"]  # waiting for the frames lost, and for the restarts
+    collector.wait_for(lambda: len(after()) >= reset_at + 7, 60, pipeline)
     print(f"killed the ingest, the model and the sinks: next frame published {recovery_s:.1f} s later")
     assert set(ray.get([h.pid.remote() for h in handles])).isdisjoint(pids)
     assert publisher_endpoint(pipeline) == endpoint  # bound again: the subscriber was never told anything
-    assert first.state_reset
     results = collector.results["replay"]
     assert [r.seq for r in results] == sorted({r.seq for r in results})
     # Every frame lost in the dead processes is counted: no gap in seq that `dropped` does not explain.
+    # A publisher killed after sending a batch but before its counts reached the store counts that
+    # batch (at most the two frames in flight) once more: `dropped` errs high, never low.
     assert collector.subscriber.stats.lost.get("replay", 0) == 0
-    assert results[-1].dropped == results[-1].seq + 1 - len(results)
+    overcount = results[-1].dropped - (results[-1].seq + 1 - len(results))
+    assert 0 <= overcount <= 2, overcount
     # The restarted sinks acknowledge the replay's frames again: it stalls only for the frames lost.
-    steady = after()[1:]
+    steady = after()[reset_at + 1 :]
     per_frame_s = (steady[-1].publish_ns - steady[0].publish_ns) / 1e9 / (len(steady) - 1)
     assert per_frame_s < 1.5, per_frame_s
     assert pipeline.sources()["replay"]["stalls"] <= stalls + 1
