@@ -34,6 +34,7 @@ def bench_config(
     max_batch: int | str,
     precision: str = "fp32",
     compile_mode: str = "none",
+    channels_last: bool = False,
     rate_hz: float = 0.0,
 ) -> PipelineConfig:
     """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
@@ -42,7 +43,13 @@ def bench_config(
     speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
     source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
     height, width = frames.size
-    model = {"checkpoint": str(checkpoint), "device": device, "threads": threads, "precision": precision}
+    model = {
+        "checkpoint": str(checkpoint),
+        "device": device,
+        "threads": threads,
+        "precision": precision,
+        "channels_last": channels_last,
+    }
     if compile_mode != "none":
         model.update(compile=compile_mode, warm_up=[f"{width}x{height}"])
     return PipelineConfig.model_validate(
@@ -87,6 +94,7 @@ def run_pipelined(
     timeout_s: float = 600.0,
     precision: str = "fp32",
     compile_mode: str = "none",
+    channels_last: bool = False,
     rate_hz: float = 0.0,
 ) -> BenchResult:
     """Stream the frames through a fresh pipeline on the current (or a new local) Ray.
@@ -104,6 +112,7 @@ def run_pipelined(
         max_batch=max_batch,
         precision=precision,
         compile_mode=compile_mode,
+        channels_last=channels_last,
         rate_hz=rate_hz,
     )
     pipeline = Pipeline(config.model_copy(update={"streams": []})).start()

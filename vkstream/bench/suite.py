@@ -32,6 +32,7 @@ class SuiteOptions:
     device: str = "auto"
     precision: str = "fp32"
     compile: str = "none"
+    channels_last: bool = False
     rate_hz: float = 0.0
     max_batch: int | str = "auto"
     """The pipeline's batching (bare batches every stream, naive none)."""
@@ -57,7 +58,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
     width, height = o.size or BENCH_SIZE
     root = ensure_bench_data(o.data, size=(width, height), frames=max(o.frames, 30))
     checkpoint = bench_checkpoint(o.checkpoint, o.preset, root)
-    stages = StageOptions(precision=o.precision, compile=o.compile)
+    stages = StageOptions(precision=o.precision, compile=o.compile, channels_last=o.channels_last)
     online, _, metadata = load_online(
         checkpoint, device, options=None if stages == StageOptions() else stages
     )
@@ -67,6 +68,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
     echo(
         f"machine: {describe_machine()}; device {device}, {o.threads} torch thread(s), "
         f"{o.preset or checkpoint}, {width}x{height}, {o.precision}, compile {o.compile}"
+        + (", channels last" if o.channels_last else "")
     )
     runs: dict[tuple[str, int], list[BenchResult]] = {(m, c): [] for c in o.streams for m in o.modes}
     owns_ray = "pipeline" in o.modes and _start_ray()
@@ -92,6 +94,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
                             warmup=o.warmup,
                             precision=o.precision,
                             compile_mode=o.compile,
+                            channels_last=o.channels_last,
                             rate_hz=o.rate_hz,
                             max_batch=o.max_batch,
                         )
@@ -118,6 +121,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
             size=f"{width}x{height}",
             precision=o.precision,
             compile=o.compile,
+            channels_last=o.channels_last,
             rate_hz=o.rate_hz,
             max_batch=o.max_batch,
         )
@@ -128,14 +132,16 @@ def _start_ray() -> bool:
     """Start a local Ray for the pipeline runs unless one is running; True if this started it."""
     import ray
 
-    from vkstream.pipeline.config import LOCAL_NODE_IP
+    from vkstream.pipeline.config import RayConfig
 
     if ray.is_initialized():
         return False
+    local = RayConfig()  # as a pipeline starts its own
     ray.init(
         include_dashboard=False,
         logging_level=logging.WARNING,
         namespace="vkstream-bench",
-        _node_ip_address=LOCAL_NODE_IP,
+        _node_ip_address=local.node_ip,
+        _system_config=local.system_config(),
     )
     return True

@@ -30,6 +30,7 @@ from vkstream.data.labels import LabelSpace
 from vkstream.export import MANIFEST, ExportError, is_export_dir, load_export
 from vkstream.models import ModelConfig, OnlineVideoKNet, StreamState, VideoKNet
 from vkstream.models.device import resolve_device
+from vkstream.models.fold import fold_backbone
 from vkstream.models.online import EncodedBatch, FrameResult, SegmentedBatch
 from vkstream.models.options import STAGE_NAMES, CompileMode, Precision, StageOptions
 from vkstream.models.stages import Stage
@@ -76,7 +77,7 @@ class LoadedModel:
         self.parts: set[str] = set()
         """The parts built and loaded, on ``device``; the others hold no weights."""
         self.weights = 0
-        """Parameters held on the device (0 for an export directory: its programs hold them)."""
+        """Parameters loaded from the checkpoint (0 for an export directory: its programs hold them)."""
         self.warm_up_seconds: dict[str, float] = {}
         if is_export_dir(self.path):
             self._load_export(spec, device)
@@ -139,9 +140,12 @@ class LoadedModel:
         }
         load_weights(module, state, self.path)
         device = self.online.device
-        self.online.stages[part] = Stage(part, module.to(device).eval(), device, chosen)
-        self.parts.add(part)
+        module = module.to(device).eval()
         self.weights += sum(p.numel() for p in module.parameters())
+        if part == "backbone_neck":
+            fold_backbone(module)  # its batch norms into their convolutions: one pass less per map
+        self.online.stages[part] = Stage(part, module, device, chosen)
+        self.parts.add(part)
         with self.computing():
             for width, height in spec.warm_up:
                 seconds = self.online.warm_up((height, width), stages=(part,), max_batch=self.max_batch)[part]

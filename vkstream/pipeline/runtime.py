@@ -115,6 +115,7 @@ class Pipeline:
         else:
             options["num_cpus"] = cfg.num_cpus or os.cpu_count() or 1
             options["_node_ip_address"] = cfg.node_ip
+            options["_system_config"] = cfg.system_config()
             if cfg.num_gpus is not None:
                 options["num_gpus"] = cfg.num_gpus
         try:

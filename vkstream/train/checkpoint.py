@@ -23,6 +23,7 @@ from vkstream import __version__
 from vkstream.data.labels import LabelSpace
 from vkstream.export import ExportError, is_export_dir, load_export
 from vkstream.models import ModelConfig, OnlineVideoKNet, VideoKNet
+from vkstream.models.fold import fold_backbone
 from vkstream.models.options import StageOptions
 from vkstream.train.errors import CheckpointError
 
@@ -316,6 +317,7 @@ def load_online(
     """
     if not is_export_dir(path):
         model, config, metadata = load_model(path, device, overrides=overrides)
+        fold_backbone(model.eval().backbone_neck)  # loaded to run, never to train
         return OnlineVideoKNet(model, options), config, metadata
     if options is not None:
         raise CheckpointError(

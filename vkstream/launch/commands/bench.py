@@ -37,7 +37,8 @@ fps counts frames of all streams per second; latency is per frame (bare: the ste
 read to send; pipeline: capture to publication, queueing included). Frames come from --data,
 rendered there (--size, seed 7) if it holds no dataset. --preset runs a preset's architecture with
 random weights (speed does not depend on the weights), e.g. kitti_r50, which ships no checkpoint.
---precision and --compile set every stage's; compiled stages are warmed up before measuring.
+--precision, --compile and --channels-last set every stage's; compiled stages are warmed up before
+measuring.
 """
 
 
@@ -66,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--size", default=None, metavar="WxH", help="frame size (default: 621x188)")
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="stage precision")
     parser.add_argument("--compile", default="none", choices=COMPILE_MODES, help="torch.compile mode")
+    parser.add_argument(
+        "--channels-last", action="store_true", help="NHWC memory format for every stage's convolutions"
+    )
     parser.add_argument(
         "--rate",
         type=float,
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
         compile=args.compile,
+        channels_last=args.channels_last,
         rate_hz=args.rate,
         max_batch=max_batch,
         repeat=args.repeat,

@@ -66,10 +66,12 @@ def run(args: argparse.Namespace) -> int:
 
     from vkstream.export import export_model
     from vkstream.models.device import resolve_device
+    from vkstream.models.fold import fold_backbone
     from vkstream.train import load_model
 
     device = resolve_device(args.device)
     model, _config, metadata = load_model(args.checkpoint, device)
+    fold_backbone(model.eval().backbone_neck)  # as load_online runs checkpoints: same outputs
     source = {"checkpoint": str(args.checkpoint), "step": metadata.get("step")}
     manifest = export_model(
         model,
