@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -84,25 +85,28 @@ class StageActor:
             return NodeState() if store_handle is None else StoredState(store_handle, key)
 
         self._state = state(f"{plan.name}/runtime")
-        try:
-            for g in plan.nodes:
-                on_device = g.spec.device is not None or g.cls.uses_model
-                self._nodes.append(
-                    g.cls(
-                        g.options,
-                        NodeContext(
-                            g.name,
-                            plan.device if on_device else None,
-                            model,
-                            shared,
-                            state=state(g.name),
-                            max_batch=int(plan.batching.max_batch),
-                        ),
+
+        def build() -> None:
+            try:
+                for g in plan.nodes:
+                    on_device = g.spec.device is not None or g.cls.uses_model
+                    self._nodes.append(
+                        g.cls(
+                            g.options,
+                            NodeContext(
+                                g.name,
+                                plan.device if on_device else None,
+                                model,
+                                shared,
+                                state=state(g.name),
+                                max_batch=int(plan.batching.max_batch),
+                            ),
+                        )
                     )
-                )
-        except Exception as exc:  # reported by ready(), so the driver can name the node
-            self.error = f"node {g.name!r} ({g.spec.type}) failed to start: {first_line(exc)}"
-            log.exception("actor %s: %s", self.name, self.error)
+            except Exception as exc:  # reported by ready(), so the driver can name the node
+                self.error = f"node {g.name!r} ({g.spec.type}) failed to start: {first_line(exc)}"
+                log.exception("actor %s: %s", self.name, self.error)
+
         self._inbox = Inbox(max_pending, plan.sources)
         self._routes = Routes(plan.name, routes)
         self._telemetry = None if self._routes else Telemetry(telemetry.window, telemetry.skip_first)
@@ -115,9 +119,12 @@ class StageActor:
         self._busy = False
         self._errors = self._batches = self._frames = self._lost = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._work, name=f"vkstream-{self.name}", daemon=True)
-        if self.error is None:
-            self._thread.start()
+        self._built = threading.Event()
+        self._thread = threading.Thread(
+            target=self._work, args=(build,), name=f"vkstream-{self.name}", daemon=True
+        )
+        self._thread.start()
+        self._built.wait()
 
     def ready(self) -> str | None:
         """None once the nodes are built; otherwise why they are not."""
@@ -191,7 +198,17 @@ class StageActor:
                 except Exception:
                     log.exception("node %r failed to %s", g.name, method)
 
-    def _work(self) -> None:
+    def _work(self, build: Callable[[], None]) -> None:
+        """Builds the nodes, then runs batches: every torch computation of the actor (loading and
+        warming up a model included) runs on this one thread. OpenMP keeps a team of threads for each
+        thread that starts parallel work; with two teams, more threads than cores, libgomp stops
+        spinning between parallel regions, and on 2 cores the model ran at two thirds of its speed."""
+        try:
+            build()
+        finally:
+            self._built.set()
+        if self.error is not None:
+            return
         max_wait = self.batching.max_wait_ms / 1000
         while not self._stop.is_set():
             batch = self._inbox.take_batch(int(self.batching.max_batch), max_wait)
