@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -44,3 +46,19 @@ class SlowNode(Node):
 
     def report(self) -> dict[str, list[str]]:
         return {"forgotten": self.forgotten}
+
+
+class ThreadNode(SlowNode):
+    """Reports which threads built it and ran it: an actor's torch work must stay on one thread."""
+
+    def __init__(self, options: SlowOptions, context: NodeContext) -> None:
+        super().__init__(options, context)
+        self.built_on = threading.get_ident()
+        self.runs_on: set[int] = set()
+
+    def process(self, packets: list[Packet]) -> list[Packet]:
+        self.runs_on.add(threading.get_ident())
+        return super().process(packets)
+
+    def report(self) -> dict[str, Any]:
+        return {"built_on": self.built_on, "runs_on": sorted(self.runs_on)}

@@ -134,6 +134,21 @@ def test_streams_attach_and_detach_while_running(running, kitti_datasets) -> Non
     assert "typo: cannot open" in format_stats(pipeline.stats())
 
 
+def test_a_node_actor_builds_and_runs_its_nodes_on_one_thread(running, kitti_datasets) -> None:
+    """Loading a model starts OpenMP's threads on the loading thread; computing on another would add a
+    second team, and libgomp, counting more threads than cores, stops spinning between regions."""
+    node = {"name": "model", "type": "tests.pipeline.slow_node:ThreadNode", "options": {"delay_s": 0.0}}
+    config = make_config(
+        "one-thread",
+        nodes=[node, publisher_node()],
+        streams=[kitti_stream("replay", kitti_datasets["kitti-step"], "0000", speed=0, loop=True)],
+    )
+    pipeline, collector = running(config)
+    collector.wait_for(lambda: collector.count("replay") >= 4, 60, pipeline)
+    report = pipeline.stats()["reports"]["model"]
+    assert report["runs_on"] == [report["built_on"]]
+
+
 def test_overload_drops_the_oldest_frames_and_latency_stays_bounded(running, make_mjpeg_server) -> None:
     camera = make_mjpeg_server(size=(64, 48), fps=30)
     slow = {"name": "slow", "type": "tests.pipeline.slow_node:SlowNode", "options": {"delay_s": 0.15}}
