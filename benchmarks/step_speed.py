@@ -1,9 +1,11 @@
 """Where one online step of the model spends its time, stage by stage, on this machine.
 
     python benchmarks/step_speed.py [--checkpoint checkpoints/synth_small.pt] [--size 621x188]
-        [--frames 40] [--threads 2] [--json OUT]
+        [--frames 40] [--threads 2] [--channels-last] [--json OUT]
 
-Replays one synthetic sequence as one stream through ``OnlineVideoKNet`` and times, per frame, the
+Loads the checkpoint as the product runs it (``load_online``: batch norms folded into their
+convolutions; ``--channels-last`` as the shipped pipeline configs run the backbone), replays one
+synthetic sequence as one stream through the ``OnlineVideoKNet`` and times, per frame, the
 backbone and neck alone, then the kernel head, the panoptic merge and the tracker (``segment``),
 then the depth head, the depth assembly and the segment table (``estimate_depth``), all in one
 process with the same torch threads. Prints median milliseconds per stage and the whole step as a
@@ -23,9 +25,9 @@ import numpy as np
 import torch
 from timing import machine
 
-from vkstream.models import OnlineVideoKNet
+from vkstream.models.options import StageOptions
 from vkstream.synth import SequenceRenderer
-from vkstream.train.checkpoint import load_model
+from vkstream.train.checkpoint import load_online
 
 
 def main() -> None:
@@ -36,12 +38,16 @@ def main() -> None:
     parser.add_argument("--size", default="621x188")
     parser.add_argument("--frames", type=int, default=40)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--channels-last", action="store_true", help="NHWC backbone and neck")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     torch.set_num_threads(args.threads)
-    model, _cfg, _ = load_model(args.checkpoint, torch.device("cpu"))
-    online = OnlineVideoKNet(model)
+    backbone_options = StageOptions(channels_last=args.channels_last)
+    online, _cfg, _ = load_online(
+        args.checkpoint, torch.device("cpu"), options={"backbone_neck": backbone_options}
+    )
+    backbone_neck = online.stages["backbone_neck"]
     renderer = SequenceRenderer(7, 0, args.frames, (width, height))
     images = [
         torch.from_numpy(renderer.render(i).image).permute(2, 0, 1)[None].float().div(255.0)
@@ -53,7 +59,7 @@ def main() -> None:
         for warm_up in (True, False):
             for image in images[: 5 if warm_up else None]:
                 t0 = time.perf_counter()
-                model.backbone_neck(image)
+                backbone_neck(image)
                 t1 = time.perf_counter()
                 encoded = online.encode(image)
                 t2 = time.perf_counter()
@@ -72,6 +78,7 @@ def main() -> None:
     report = {
         "machine": machine(f"{args.threads} torch threads"),
         "checkpoint": str(args.checkpoint),
+        "channels_last": args.channels_last,
         "size": args.size,
         "frames": args.frames,
         "median_ms": median,

@@ -369,6 +369,17 @@ def test_bad_model_blocks_are_refused(checkpoint: Path, options: dict, message: 
         ModelSpec.model_validate({"checkpoint": str(checkpoint), **options})
 
 
+def test_a_model_block_dumped_validates_again_as_it_was(checkpoint: Path) -> None:
+    spec = ModelSpec.model_validate(
+        {"checkpoint": str(checkpoint), "compile": "default", "warm_up": ["621x188", "1242X375"]}
+    )
+    assert spec.warm_up == [(621, 188), (1242, 375)]
+    for mode in ("json", "python"):
+        dumped = spec.model_dump(mode=mode)
+        assert dumped["warm_up"] == ["621x188", "1242x375"]
+        assert ModelSpec.model_validate(dumped) == spec
+
+
 def test_cuda_without_a_gpu_is_a_clear_error(checkpoint: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("a CUDA GPU is present")

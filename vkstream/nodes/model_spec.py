@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PositiveInt,
+    model_validator,
+)
 
 from vkstream.models.device import DEVICE_NAMES, check_device_name
 from vkstream.models.options import CompileMode, Precision
@@ -28,7 +36,10 @@ def _frame_size(value: object) -> tuple[int, int]:
     raise ValueError(f"frame sizes are 'WxH' with both at least 32, e.g. '1242x375', got {value!r}")
 
 
-FrameSize = Annotated[object, AfterValidator(_frame_size)]
+FrameSize = Annotated[
+    object, AfterValidator(_frame_size), PlainSerializer(lambda size: f"{size[0]}x{size[1]}", return_type=str)
+]
+"""(W, H), written and dumped as ``"WxH"``: a dumped config validates again as it was."""
 
 
 class ModelSpec(BaseModel):
