@@ -9,7 +9,7 @@ import cv2
 
 from tests.conftest import REPO
 from tests.record.mcap_read import read_mcap
-from vkstream.launch.demo import demo_endpoint, model_threads
+from vkstream.launch.demo import DemoOptions, demo_config, demo_endpoint, model_threads
 from vkstream.record import topics as topics_of
 
 
@@ -52,3 +52,15 @@ def test_the_demo_publishes_on_its_port_or_says_it_is_taken(caplog) -> None:
 
 def test_the_model_leaves_one_core_to_the_sinks_and_replays() -> None:
     assert [model_threads(cores) for cores in (1, 2, 16)] == [1, 1, 15]
+
+
+def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None:
+    options = DemoOptions(
+        data=tmp_path,
+        out=tmp_path,
+        checkpoint=REPO / "checkpoints" / "synth_small.pt",
+        config=REPO / "configs" / "pipeline" / "fanout.yaml",
+    )
+    assert demo_config(options, ["000000", "000001"]).batching.max_batch == "auto"
+    pairs = DemoOptions(**{**options.__dict__, "max_batch": 2})
+    assert demo_config(pairs, ["000000", "000001"]).batching.max_batch == 2

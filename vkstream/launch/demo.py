@@ -35,6 +35,8 @@ class DemoOptions:
     frames: int = 100
     speed: float = 1.0
     threads: int | None = None
+    max_batch: int | None = None
+    """Frames (streams) per model batch; None: the config's batching."""
     timeout_s: float = 90.0
     port: int = DEMO_PORT
     """The publisher's loopback port; a free one when it is taken."""
@@ -82,6 +84,8 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
         {"id": f"cam{i}", "source": {**source, "sequence": seq}} for i, seq in enumerate(sequences)
     ]
     data.update(name="vkstream-demo", control={"enabled": False}, telemetry={"skip_first": 3})
+    if options.max_batch is not None:
+        data["batching"] = {**data["batching"], "max_batch": options.max_batch}
     return PipelineConfig.model_validate(data)
 
 

@@ -75,6 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "replays use)",
     )
     parser.add_argument(
+        "--max-batch",
+        type=int,
+        metavar="N",
+        help="frames (streams) the model runs in one batch (default: the config's batching, auto: 1 on "
+        "a CPU, 8 on a GPU)",
+    )
+    parser.add_argument(
         "--port",
         type=int,
         default=5560,
@@ -87,6 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 def run(args: argparse.Namespace) -> int:
     require_at_least(args.streams, 1, "--streams")
     require_at_least(args.frames, 2, "--frames")
+    if args.max_batch is not None:
+        require_at_least(args.max_batch, 1, "--max-batch")
     if not 0 <= args.port < 65536:
         raise ValueError(f"--port must be 0 (a free one) to 65535, got {args.port}")
     if args.speed < 0:
@@ -109,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             frames=args.frames,
             speed=args.speed,
             threads=args.threads,
+            max_batch=args.max_batch,
             port=args.port,
             foxglove=address,
             allow_remote=args.allow_remote,
