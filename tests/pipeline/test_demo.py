@@ -6,10 +6,12 @@ import socket
 from pathlib import Path
 
 import cv2
+import pytest
+import torch
 
 from tests.conftest import REPO
 from tests.record.mcap_read import read_mcap
-from vkstream.launch.demo import DemoOptions, demo_config, demo_endpoint, model_threads
+from vkstream.launch.demo import MODEL_ACTORS, DemoOptions, demo_config, demo_endpoint, model_threads
 from vkstream.record import topics as topics_of
 
 
@@ -64,3 +66,21 @@ def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None
     assert demo_config(options, ["000000", "000001"]).batching.max_batch == "auto"
     pairs = DemoOptions(**{**options.__dict__, "max_batch": 2})
     assert demo_config(pairs, ["000000", "000001"]).batching.max_batch == 2
+
+
+def test_a_one_thread_model_on_a_cpu_runs_its_backbone_beside_its_heads(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("the demo's model runs on the GPU there, in one actor")
+    options = DemoOptions(
+        data=tmp_path,
+        out=tmp_path,
+        checkpoint=REPO / "checkpoints" / "synth_small.pt",
+        config=REPO / "configs" / "pipeline" / "fanout.yaml",
+    )
+
+    def actors(threads: int) -> dict[str, str | None]:
+        config = demo_config(DemoOptions(**{**options.__dict__, "threads": threads}), ["000000"])
+        return {n.name: n.actor for n in config.nodes if n.name in MODEL_ACTORS}
+
+    assert actors(1) == {"backbone": "backbone", "kernel_tracker": "heads", "depth_head": "heads"}
+    assert actors(2) == dict.fromkeys(MODEL_ACTORS)  # several threads: one fused actor
