@@ -22,7 +22,9 @@ publisher on tcp://127.0.0.1:PORT (--port; a free loopback port, with a warning,
 taken; the address is printed), an online evaluator and a recorder writing OUT/demo.mcap (open it in
 Foxglove). A subscriber writes OUT/STREAM.mp4 (annotated: panoptic overlay with track ids, depth) and
 OUT/STREAM_strip.png. Prints per-stream latency percentiles, each node's timings and the online
-STQ/DSTQ against the replay's ground truth.
+STQ/DSTQ against the replay's ground truth. On a CPU where the model gets one thread (--threads,
+or 2 cores), its backbone and heads run in two actors, so that a frame's backbone overlaps the
+heads of the frame before.
 
 --foxglove serves what the subscriber receives, with the camera images and calibration, over
 Foxglove's WebSocket protocol: open the printed address in Foxglove (Open connection, Foxglove
