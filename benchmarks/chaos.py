@@ -49,7 +49,7 @@ def main() -> None:
         publisher_endpoint,
         publisher_node,
     )
-    from vkstream.pipeline.config import LOCAL_NODE_IP, RayConfig
+    from vkstream.pipeline.config import RayConfig
     from vkstream.pipeline.runtime import Pipeline
     from vkstream.synth import generate_dataset
 
@@ -64,8 +64,7 @@ def main() -> None:
         logging_level="ERROR",
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
-        _node_ip_address=LOCAL_NODE_IP,
-        _system_config=RayConfig().system_config(),
+        **RayConfig().local_init_options(),
     )
     pipeline = Pipeline(config).start()
     endpoint = publisher_endpoint(pipeline)

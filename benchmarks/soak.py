@@ -156,7 +156,7 @@ def soak(
     """Run the soak on the Ray this process is connected to (a local one is started if none)."""
     import ray
 
-    from vkstream.pipeline.config import LOCAL_NODE_IP, PipelineConfig, RayConfig
+    from vkstream.pipeline.config import PipelineConfig, RayConfig
     from vkstream.pipeline.runtime import Pipeline
 
     own = folder is None
@@ -192,8 +192,7 @@ def soak(
             include_dashboard=False,
             logging_level="WARNING",
             log_to_driver=False,
-            _node_ip_address=LOCAL_NODE_IP,
-            _system_config=RayConfig().system_config(),
+            **RayConfig().local_init_options(),
         )
     pipeline = Pipeline(config).start()
     endpoint = pipeline.stats()["reports"]["publisher"]["endpoint"]

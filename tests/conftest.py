@@ -15,7 +15,7 @@ import pytest
 
 from tests.nodes.mjpeg_server import MjpegServer
 from vkstream.launch.cli import main
-from vkstream.pipeline.config import LOCAL_NODE_IP, RayConfig
+from vkstream.pipeline.config import RayConfig
 from vkstream.synth import generate_dataset
 
 DATASET_SIZE = (160, 48)
@@ -103,8 +103,7 @@ def ray_session():
         logging_level="WARNING",
         log_to_driver=False,
         runtime_env={"env_vars": {"PYTHONPATH": str(REPO)}},
-        _node_ip_address=LOCAL_NODE_IP,
-        _system_config=RayConfig().system_config(),
+        **RayConfig().local_init_options(),
     )
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()

@@ -56,30 +56,29 @@ def test_the_model_leaves_one_core_to_the_sinks_and_replays() -> None:
     assert [model_threads(cores) for cores in (1, 2, 16)] == [1, 1, 15]
 
 
-def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None:
-    options = DemoOptions(
+def demo_options(tmp_path: Path, **changes: object) -> DemoOptions:
+    """The shipped demo's options over ``tmp_path``, with ``changes``."""
+    return DemoOptions(
         data=tmp_path,
         out=tmp_path,
         checkpoint=REPO / "checkpoints" / "synth_small.pt",
         config=REPO / "configs" / "pipeline" / "fanout.yaml",
+        **changes,
     )
-    assert demo_config(options, ["000000", "000001"]).batching.max_batch == "auto"
-    pairs = DemoOptions(**{**options.__dict__, "max_batch": 2})
+
+
+def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None:
+    assert demo_config(demo_options(tmp_path), ["000000", "000001"]).batching.max_batch == "auto"
+    pairs = demo_options(tmp_path, max_batch=2)
     assert demo_config(pairs, ["000000", "000001"]).batching.max_batch == 2
 
 
 def test_a_one_thread_model_on_a_cpu_runs_its_backbone_beside_its_heads(tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("the demo's model runs on the GPU there, in one actor")
-    options = DemoOptions(
-        data=tmp_path,
-        out=tmp_path,
-        checkpoint=REPO / "checkpoints" / "synth_small.pt",
-        config=REPO / "configs" / "pipeline" / "fanout.yaml",
-    )
 
     def actors(threads: int) -> dict[str, str | None]:
-        config = demo_config(DemoOptions(**{**options.__dict__, "threads": threads}), ["000000"])
+        config = demo_config(demo_options(tmp_path, threads=threads), ["000000"])
         return {n.name: n.actor for n in config.nodes if n.name in MODEL_ACTORS}
 
     assert actors(1) == {"backbone": "backbone", "kernel_tracker": "heads", "depth_head": "heads"}

@@ -16,10 +16,13 @@ from typing import Any
 from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client import Subscriber
+from vkstream.models.options import StageOptions
 from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 MODE = "pipeline"
+EAGER_FP32 = StageOptions()
+"""Stages as the bare loop runs them by default: fp32, not compiled, NCHW."""
 NATIVE_RATE_HZ = 10.0
 """The replays' native rate (KITTI's camera): speed 1 plays a stream at this rate."""
 
@@ -32,9 +35,7 @@ def bench_config(
     device: str,
     threads: int | None,
     max_batch: int | str,
-    precision: str = "fp32",
-    compile_mode: str = "none",
-    channels_last: bool = False,
+    stages: StageOptions = EAGER_FP32,
     rate_hz: float = 0.0,
 ) -> PipelineConfig:
     """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
@@ -43,15 +44,9 @@ def bench_config(
     speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
     source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
     height, width = frames.size
-    model = {
-        "checkpoint": str(checkpoint),
-        "device": device,
-        "threads": threads,
-        "precision": precision,
-        "channels_last": channels_last,
-    }
-    if compile_mode != "none":
-        model.update(compile=compile_mode, warm_up=[f"{width}x{height}"])
+    model = {"checkpoint": str(checkpoint), "device": device, "threads": threads, **stages.model_dump()}
+    if stages.static_shapes:
+        model["warm_up"] = [f"{width}x{height}"]
     return PipelineConfig.model_validate(
         {
             "name": f"bench{frames.streams}",
@@ -92,9 +87,7 @@ def run_pipelined(
     warmup: int = 3,
     max_batch: int | str = "auto",
     timeout_s: float = 600.0,
-    precision: str = "fp32",
-    compile_mode: str = "none",
-    channels_last: bool = False,
+    stages: StageOptions = EAGER_FP32,
     rate_hz: float = 0.0,
 ) -> BenchResult:
     """Stream the frames through a fresh pipeline on the current (or a new local) Ray.
@@ -110,9 +103,7 @@ def run_pipelined(
         device=device,
         threads=threads,
         max_batch=max_batch,
-        precision=precision,
-        compile_mode=compile_mode,
-        channels_last=channels_last,
+        stages=stages,
         rate_hz=rate_hz,
     )
     pipeline = Pipeline(config.model_copy(update={"streams": []})).start()

@@ -92,9 +92,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
                             device=str(device),
                             threads=o.threads,
                             warmup=o.warmup,
-                            precision=o.precision,
-                            compile_mode=o.compile,
-                            channels_last=o.channels_last,
+                            stages=stages,
                             rate_hz=o.rate_hz,
                             max_batch=o.max_batch,
                         )
@@ -136,12 +134,10 @@ def _start_ray() -> bool:
 
     if ray.is_initialized():
         return False
-    local = RayConfig()  # as a pipeline starts its own
     ray.init(
         include_dashboard=False,
         logging_level=logging.WARNING,
         namespace="vkstream-bench",
-        _node_ip_address=local.node_ip,
-        _system_config=local.system_config(),
+        **RayConfig().local_init_options(),  # as a pipeline starts its own
     )
     return True

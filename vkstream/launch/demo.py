@@ -60,6 +60,7 @@ class DemoReport:
 def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     """The fan-out graph with the demo's model, its replays, a free loopback port and OUT/demo.mcap."""
     from vkstream.launch.config import load_config
+    from vkstream.models.device import resolve_device
     from vkstream.pipeline.config import PipelineConfig
 
     data = load_config(options.config, PipelineConfig).model_dump(mode="json")
@@ -71,7 +72,7 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     }
     for node in data["nodes"]:
         node["options"] = {**node["options"], **own.get(node["type"], {})}
-    if threads == 1 and _on_cpu(str(data["model"].get("device", "auto"))):
+    if threads == 1 and resolve_device(str(data["model"].get("device", "auto"))).type == "cpu":
         split_model(data["nodes"])
     # Preloaded: a camera hands over decoded frames; decoding four PNGs per frame at 10 Hz would take a
     # third of a core per stream from the pipeline on a small machine.
@@ -101,7 +102,7 @@ def split_model(nodes: list[dict[str, Any]]) -> None:
     A model on one CPU thread computes one frame at a time; in two actors the backbone of a frame runs
     beside the heads of the frame before, on the other core. Measured on 2 cores with two 10 Hz
     replays (alternating runs): 3.7, 4.6, 4.1 and 4.4 frames per second per stream against 3.2, 3.2
-    and 3.7 in one actor, at a capture-to-publication p50 of 250-300 against 200-240 ms (the features
+    and 3.7 in one actor, at a capture-to-publication p50 of 240-300 against 200-230 ms (the features
     move between the actors). Each asks Ray for half a CPU, so both fit beside the sinks. On a GPU the
     parts stay in one actor, where they hand each other tensors on the device.
     """
@@ -110,14 +111,6 @@ def split_model(nodes: list[dict[str, Any]]) -> None:
         if actor is not None and node.get("actor") is None:
             node["actor"] = actor
             node["resources"] = {**node.get("resources", {}), "num_cpus": 0.5}
-
-
-def _on_cpu(device: str) -> bool:
-    if device == "auto":
-        import torch
-
-        return not torch.cuda.is_available()
-    return device == "cpu"
 
 
 def model_threads(cores: int) -> int:

@@ -187,9 +187,12 @@ class RayConfig(_Strict):
     max_restarts: int = Field(default=3, ge=-1, description="restarts of a dead node actor (-1: always)")
     start_timeout_s: float = Field(default=120.0, gt=0, description="longest wait for actors to start")
 
-    def system_config(self) -> dict[str, Any]:
-        """Ray's ``_system_config`` for a local Ray started for this pipeline."""
-        return {"max_direct_call_object_size": self.inline_bytes}
+    def local_init_options(self) -> dict[str, Any]:
+        """``ray.init`` arguments of a local Ray: its address and how it passes call arguments."""
+        return {
+            "_node_ip_address": self.node_ip,
+            "_system_config": {"max_direct_call_object_size": self.inline_bytes},
+        }
 
 
 class PipelineConfig(_Strict):

@@ -114,8 +114,7 @@ class Pipeline:
             options["address"] = self.address
         else:
             options["num_cpus"] = cfg.num_cpus or os.cpu_count() or 1
-            options["_node_ip_address"] = cfg.node_ip
-            options["_system_config"] = cfg.system_config()
+            options.update(cfg.local_init_options())
             if cfg.num_gpus is not None:
                 options["num_gpus"] = cfg.num_gpus
         try:

@@ -317,7 +317,7 @@ def load_online(
     """
     if not is_export_dir(path):
         model, config, metadata = load_model(path, device, overrides=overrides)
-        fold_backbone(model.eval().backbone_neck)  # loaded to run, never to train
+        fold_backbone(model.backbone_neck)  # loaded (in eval mode) to run, never to train
         return OnlineVideoKNet(model, options), config, metadata
     if options is not None:
         raise CheckpointError(

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)
     model, _config, metadata = load_model(args.checkpoint, device)
-    fold_backbone(model.eval().backbone_neck)  # as load_online runs checkpoints: same outputs
+    fold_backbone(model.backbone_neck)  # as load_online runs checkpoints: same outputs
     source = {"checkpoint": str(args.checkpoint), "step": metadata.get("step")}
     manifest = export_model(
         model,
