@@ -31,7 +31,9 @@ def test_bench_runs_every_mode_and_writes_the_json(
     # what each process of the pipeline costs per frame, beside the loops' own process
     assert all(row["cpu_ms"] > 0 for row in rows.values())
     by_process = rows[("pipeline", 2)]["cpu_ms_by_process"]
-    assert {"replays", "subscriber"} <= set(by_process) and any("+depth_head" in name for name in by_process)
+    # on a CPU the model runs in two actors, the backbone's and the heads'
+    assert data["model_actors"] == 2
+    assert {"backbone", "heads", "publisher", "replays", "subscriber"} == set(by_process)
     assert rows[("pipeline", 2)]["cpu_ms"] == pytest.approx(sum(by_process.values()), abs=0.5)
     assert data["machine"]["cores"] >= 1
 
@@ -39,6 +41,7 @@ def test_bench_runs_every_mode_and_writes_the_json(
 def test_bench_refuses_bad_arguments_in_one_line(cli) -> None:
     assert "unknown mode fast" in cli("bench", "--modes", "bare,fast").one_line_error("vkstream bench")
     assert "a whole number or auto" in cli("bench", "--max-batch", "two").one_line_error("vkstream bench")
+    assert "invalid choice: '3'" in cli("bench", "--model-actors", "3").one_line_error("vkstream bench")
     assert "--warmup must be 0..3" in cli("bench", "--frames", "4", "--warmup", "4").one_line_error(
         "vkstream bench"
     )

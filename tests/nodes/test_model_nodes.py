@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from tests.models.conftest import SIZE, confident_model
 from vkstream.models import FrameResult, OnlineVideoKNet, StreamState, preset
+from vkstream.models.stage_modules import DepthStage
 from vkstream.nodes import registry
 from vkstream.nodes.model_nodes import BackboneNode, DepthHeadNode, KernelTrackerNode
 from vkstream.nodes.model_spec import ModelSpec
@@ -324,8 +325,11 @@ def test_the_stages_of_one_actor_share_one_model_and_each_loads_only_its_part(ch
     alone = build(DepthHeadNode, checkpoints["matching"])
     assert alone.model.parts == {"depth_head"}
     model = confident_model(preset("tiny"))  # the parts never loaded hold no weights
-    whole, depth_head = (sum(p.numel() for p in m.parameters()) for m in (model, model.depth_head))
-    assert backbone.model.weights == whole and alone.model.weights == depth_head < whole / 2
+    whole, depth_stage = (
+        sum(p.numel() for p in m.parameters())
+        for m in (model, DepthStage(model.backbone_neck.depth_feats, model.depth_head))
+    )
+    assert backbone.model.weights == whole and alone.model.weights == depth_stage < whole / 2
     assert alone.model.identity == backbone.model.identity
     assert alone.model.labels.names[13] == "car"  # the checkpoint's label space
 

@@ -11,7 +11,8 @@ import torch
 
 from tests.conftest import REPO
 from tests.record.mcap_read import read_mcap
-from vkstream.launch.demo import MODEL_ACTORS, DemoOptions, demo_config, demo_endpoint, model_threads
+from vkstream.launch.demo import DemoOptions, demo_config, demo_endpoint, model_threads
+from vkstream.nodes.placement import MODEL_ACTORS
 from vkstream.record import topics as topics_of
 
 

@@ -17,12 +17,14 @@ from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client import Subscriber
 from vkstream.models.options import StageOptions
+from vkstream.nodes.placement import split_model
 from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 MODE = "pipeline"
 EAGER_FP32 = StageOptions()
 """Stages as the bare loop runs them by default: fp32, not compiled, NCHW."""
+MODEL_NODES = ("backbone", "kernel_tracker", "depth_head")
 NATIVE_RATE_HZ = 10.0
 """The replays' native rate (KITTI's camera): speed 1 plays a stream at this rate."""
 
@@ -37,9 +39,12 @@ def bench_config(
     max_batch: int | str,
     stages: StageOptions = EAGER_FP32,
     rate_hz: float = 0.0,
+    model_actors: int = 1,
 ) -> PipelineConfig:
     """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
-    (``rate_hz`` 0) or at ``rate_hz`` per stream, as cameras, the oldest frames dropped when late."""
+    (``rate_hz`` 0) or at ``rate_hz`` per stream, as cameras, the oldest frames dropped when late.
+    ``model_actors`` 2: the backbone and the heads in two actors (:func:`split_model`), ``threads``
+    each."""
     publisher = {"endpoint": "tcp://127.0.0.1:*", "queue_size": 64}
     speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
     source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
@@ -47,13 +52,23 @@ def bench_config(
     model = {"checkpoint": str(checkpoint), "device": device, "threads": threads, **stages.model_dump()}
     if stages.static_shapes:
         model["warm_up"] = [f"{width}x{height}"]
+    nodes: list[dict[str, Any]] = [{"name": n, "type": n} for n in MODEL_NODES]
+    if model_actors == 2:
+        split_model(nodes)
+    elif model_actors != 1:
+        raise ValueError(f"the model runs in 1 or 2 actors, not {model_actors}")
     return PipelineConfig.model_validate(
         {
             "name": f"bench{frames.streams}",
             "model": model,
-            "nodes": [{"name": n, "type": n} for n in ("backbone", "kernel_tracker", "depth_head")]
-            + [
-                {"name": "publisher", "type": "publisher", "options": publisher, "resources": {"num_cpus": 0}}
+            "nodes": [
+                *nodes,
+                {
+                    "name": "publisher",
+                    "type": "publisher",
+                    "options": publisher,
+                    "resources": {"num_cpus": 0},
+                },
             ],
             "streams": [
                 {"id": stream_id, "source": {**source, "sequence": sequence}}
@@ -89,6 +104,7 @@ def run_pipelined(
     timeout_s: float = 600.0,
     stages: StageOptions = EAGER_FP32,
     rate_hz: float = 0.0,
+    model_actors: int = 1,
 ) -> BenchResult:
     """Stream the frames through a fresh pipeline on the current (or a new local) Ray.
 
@@ -105,6 +121,7 @@ def run_pipelined(
         max_batch=max_batch,
         stages=stages,
         rate_hz=rate_hz,
+        model_actors=model_actors,
     )
     pipeline = Pipeline(config.model_copy(update={"streams": []})).start()
     try:

@@ -36,6 +36,9 @@ class SuiteOptions:
     rate_hz: float = 0.0
     max_batch: int | str = "auto"
     """The pipeline's batching (bare batches every stream, naive none)."""
+    model_actors: int | str = "auto"
+    """The pipeline's model in 1 actor (``threads`` threads) or 2 (backbone | heads, half the threads
+    each); auto: 2 on a CPU, 1 on a GPU."""
     repeat: int = 1
     json: Path | None = None
 
@@ -65,10 +68,13 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
     if o.compile != "none" or online.image_size is not None:
         seconds = online.warm_up((height, width), max_batch=max(o.streams))
         log.info("warmed up in %.1f s: %s", sum(seconds.values()), seconds)
+    actors = (2 if device.type == "cpu" else 1) if o.model_actors == "auto" else int(o.model_actors)
+    pipeline_threads = o.threads if actors == 1 else max(1, o.threads // 2)
     echo(
         f"machine: {describe_machine()}; device {device}, {o.threads} torch thread(s), "
         f"{o.preset or checkpoint}, {width}x{height}, {o.precision}, compile {o.compile}"
         + (", channels last" if o.channels_last else "")
+        + (f"; pipeline: the model in {actors} actors, {pipeline_threads} thread(s) each" * (actors > 1))
     )
     runs: dict[tuple[str, int], list[BenchResult]] = {(m, c): [] for c in o.streams for m in o.modes}
     owns_ray = "pipeline" in o.modes and _start_ray()
@@ -90,11 +96,12 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
                             root,
                             frames,
                             device=str(device),
-                            threads=o.threads,
+                            threads=pipeline_threads,
                             warmup=o.warmup,
                             stages=stages,
                             rate_hz=o.rate_hz,
                             max_batch=o.max_batch,
+                            model_actors=actors,
                         )
                     runs[(mode, count)].append(result)
                     echo(
@@ -122,6 +129,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
             channels_last=o.channels_last,
             rate_hz=o.rate_hz,
             max_batch=o.max_batch,
+            model_actors=actors,
         )
     return results
 

@@ -30,12 +30,14 @@ from torch import Tensor
 from vkstream.data.labels import LabelSpace
 from vkstream.models import ModelConfig, OnlineVideoKNet, VideoKNet
 from vkstream.models.options import STAGE_NAMES
+from vkstream.models.stage_modules import stage_modules
 from vkstream.models.stages import Stage
 
 ExportFormat = Literal["exported", "aoti", "tensorrt"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "vkstream-export/1"
+MANIFEST_FORMAT = "vkstream-export/2"
+"""2: the depth stage starts from the neck's fused pyramid and runs the depth branch itself."""
 
 
 class ExportError(ValueError):
@@ -72,6 +74,11 @@ class ExportManifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: Path) -> ExportManifest:
+        if isinstance(data, dict) and data.get("manifest") == "vkstream-export/1":
+            raise ExportError(
+                f"{where}: exported by an earlier vkstream, whose stages split the network "
+                "differently; export the checkpoint again"
+            )
         try:
             if data.get("manifest") != MANIFEST_FORMAT:
                 raise ValueError(f"not a {MANIFEST_FORMAT} manifest")
@@ -100,14 +107,14 @@ def example_inputs(
     """Inputs of each stage for a batch of ``batch`` frames of ``image_size`` (H, W), from a real run."""
     images = torch.rand(batch, 3, *image_size, device=device)
     with torch.inference_mode():
-        mask_feats, depth_feats = model.backbone_neck(images)
+        mask_feats, fused = stage_modules(model)["backbone_neck"](images)
         previous = model.empty_previous(batch)
         has_previous = torch.arange(batch, device=device) % 2 == 0
         kernels, mask_logits, _, _ = model.kernel_head(mask_feats, previous, has_previous)
     inputs = {
         "backbone_neck": (images,),
         "kernel_head": (mask_feats, previous, has_previous),
-        "depth_head": (depth_feats, kernels, mask_logits),
+        "depth_head": (fused, kernels, mask_logits),
     }
     # Clones outside inference mode: torch.export traces ordinary tensors.
     return {name: tuple(t.clone() for t in args) for name, args in inputs.items()}
@@ -138,13 +145,14 @@ def export_model(
     device = model.kernel_head.init_kernels.device
     model.eval()
     files: dict[str, dict[int, str]] = {name: {} for name in STAGE_NAMES}
+    modules = stage_modules(model)
     for batch in sizes:
         inputs = example_inputs(model, image_size, batch, device)
         for name in STAGE_NAMES:
             started = time.perf_counter()
             file_name = f"{name}_b{batch}.pt2"
             try:
-                program = torch.export.export(getattr(model, name), inputs[name])
+                program = torch.export.export(modules[name], inputs[name])
                 compile_stage(program, inputs[name], out / file_name)
             except (RuntimeError, ValueError, TypeError, AssertionError) as err:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

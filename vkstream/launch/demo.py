@@ -61,6 +61,7 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     """The fan-out graph with the demo's model, its replays, a free loopback port and OUT/demo.mcap."""
     from vkstream.launch.config import load_config
     from vkstream.models.device import resolve_device
+    from vkstream.nodes.placement import split_model
     from vkstream.pipeline.config import PipelineConfig
 
     data = load_config(options.config, PipelineConfig).model_dump(mode="json")
@@ -90,27 +91,6 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     if options.max_batch is not None:
         data["batching"] = {**data["batching"], "max_batch": options.max_batch}
     return PipelineConfig.model_validate(data)
-
-
-MODEL_ACTORS = {"backbone": "backbone", "kernel_tracker": "heads", "depth_head": "heads"}
-"""Where :func:`split_model` puts each model node."""
-
-
-def split_model(nodes: list[dict[str, Any]]) -> None:
-    """Put the backbone and the heads (kernel tracker, depth head) in two actors, in place.
-
-    A model on one CPU thread computes one frame at a time; in two actors the backbone of a frame runs
-    beside the heads of the frame before, on the other core. Measured on 2 cores with two 10 Hz
-    replays (alternating runs): 3.7, 4.6, 4.1 and 4.4 frames per second per stream against 3.2, 3.2
-    and 3.7 in one actor, at a capture-to-publication p50 of 240-300 against 200-230 ms (the features
-    move between the actors). Each asks Ray for half a CPU, so both fit beside the sinks. On a GPU the
-    parts stay in one actor, where they hand each other tensors on the device.
-    """
-    for node in nodes:
-        actor = MODEL_ACTORS.get(node["type"])
-        if actor is not None and node.get("actor") is None:
-            node["actor"] = actor
-            node["resources"] = {**node.get("resources", {}), "num_cpus": 0.5}
 
 
 def model_threads(cores: int) -> int:

@@ -68,6 +68,12 @@ def sine_position_encoding(x: Tensor, stride: int) -> Tensor:
     return x + enc.permute(2, 0, 1)[None]
 
 
+def depth_branch(channels: int) -> nn.Sequential:
+    """The neck's depth features from its fused pyramid (run by the depth stage, see
+    :mod:`vkstream.models.stage_modules`)."""
+    return nn.Sequential(conv_gn_relu(channels, channels), conv_gn_relu(channels, channels))
+
+
 class SemanticFPNLevel(nn.Module):
     """Brings one FPN level to the mask stride: conv-GN-ReLU, then x2 upsampling per octave."""
 
@@ -114,9 +120,14 @@ class BackboneNeck(nn.Module):
         self.fpn_out = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1) for _ in _LEVEL_STRIDES)
         self.semantic = nn.ModuleList(SemanticFPNLevel(c, s, cfg.mask_stride) for s in _LEVEL_STRIDES)
         self.mask_feats = nn.Sequential(conv_gn_relu(c, c), nn.Conv2d(c, c, 1))
-        self.depth_feats = nn.Sequential(conv_gn_relu(c, c), conv_gn_relu(c, c))
+        self.depth_feats = depth_branch(c)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        fused = self.fuse(images)
+        return self.mask_feats(fused), self.depth_feats(fused)
+
+    def fuse(self, images: Tensor) -> Tensor:
+        """The pyramid's levels fused at the mask stride: what both feature branches start from."""
         h, w = images.shape[-2:]
         hp, wp = padded_size(h, w)
         x = (images - self.mean) / self.std
@@ -127,5 +138,4 @@ class BackboneNeck(nn.Module):
             laterals[i - 1] = laterals[i - 1] + F.interpolate(laterals[i], scale_factor=2.0, mode="nearest")
         pyramid = [conv(f) for conv, f in zip(self.fpn_out, laterals, strict=True)]
         pyramid[-1] = sine_position_encoding(pyramid[-1], _LEVEL_STRIDES[-1])
-        fused = sum(level(p) for level, p in zip(self.semantic, pyramid, strict=True))
-        return self.mask_feats(fused), self.depth_feats(fused)
+        return sum(level(p) for level, p in zip(self.semantic, pyramid, strict=True))

@@ -17,6 +17,7 @@ from vkstream.models.config import ModelConfig
 from vkstream.models.options import STAGE_NAMES, StageOptions
 from vkstream.models.panoptic import PanopticBatch, add_depth, device_tensor, merge_segments
 from vkstream.models.segment_stats import segment_stats
+from vkstream.models.stage_modules import stage_modules
 from vkstream.models.stages import Stage
 from vkstream.models.tracker import Detections, TrackMemory, track
 from vkstream.models.video_knet import VideoKNet
@@ -45,8 +46,8 @@ class EncodedBatch:
 
     mask_feats: Tensor
     """[B,C,h,w] features of the kernel head."""
-    depth_feats: Tensor
-    """[B,C,h,w] features of the depth head."""
+    fused: Tensor
+    """[B,C,h,w] the neck's fused pyramid, which the depth stage turns into its own features."""
     image_size: tuple[int, int]
     """(H, W) of the frames."""
 
@@ -145,7 +146,8 @@ class OnlineVideoKNet:
         model.eval()
         device = model.kernel_head.init_kernels.device
         per_stage = _per_stage(options)
-        stages = {name: Stage(name, getattr(model, name), device, per_stage[name]) for name in STAGE_NAMES}
+        modules = stage_modules(model)
+        stages = {name: Stage(name, modules[name], device, per_stage[name]) for name in STAGE_NAMES}
         self._setup(model.cfg, stages, device)
         self.model = model
 
@@ -246,8 +248,8 @@ class OnlineVideoKNet:
             raise ValueError(
                 f"the model was exported for {w}x{h} frames, got {size[1]}x{size[0]}; export it again"
             )
-        mask_feats, depth_feats = self.stages["backbone_neck"](images.to(self.device, torch.float32))
-        return EncodedBatch(mask_feats, depth_feats, (int(images.shape[2]), int(images.shape[3])))
+        mask_feats, fused = self.stages["backbone_neck"](images.to(self.device, torch.float32))
+        return EncodedBatch(mask_feats, fused, (int(images.shape[2]), int(images.shape[3])))
 
     @torch.inference_mode()
     def segment(self, encoded: EncodedBatch, states: Sequence[StreamState | None]) -> SegmentedBatch:
@@ -277,7 +279,7 @@ class OnlineVideoKNet:
         """The depth head on the segmented frames, and each frame's result."""
         self._check(encoded=encoded, segmented=segmented)
         query_depth, dense_depth = self.stages["depth_head"](
-            encoded.depth_feats, segmented.kernels, segmented.mask_logits
+            encoded.fused, segmented.kernels, segmented.mask_logits
         )
         merged = add_depth(segmented.merged, query_depth, dense_depth)
         return self._results(merged, segmented.track_ids, segmented.frame_indices)

@@ -33,6 +33,7 @@ from vkstream.models.device import resolve_device
 from vkstream.models.fold import fold_backbone
 from vkstream.models.online import EncodedBatch, FrameResult, SegmentedBatch
 from vkstream.models.options import STAGE_NAMES, CompileMode, Precision, StageOptions
+from vkstream.models.stage_modules import build_stage, stage_modules, stage_weights
 from vkstream.models.stages import Stage
 from vkstream.nodes.batching import BatchItem, gather_batch
 from vkstream.nodes.model_spec import ModelSpec
@@ -92,8 +93,8 @@ class LoadedModel:
         self.identity = f"{self.path.name}#{_digest(self.path)}/{config.association}"
         """Equal for stages that run the same weights the same way, wherever they run."""
         with torch.device("meta"):  # the network's parts as placeholders: no memory, no weights read
-            self._skeleton = VideoKNet(config)
-        stages = {name: Stage(name, getattr(self._skeleton, name), device) for name in STAGE_NAMES}
+            skeleton = stage_modules(VideoKNet(config))
+        stages = {name: Stage(name, module, device) for name, module in skeleton.items()}
         self.online = OnlineVideoKNet.from_stages(config, stages, device)
 
     def _load_export(self, spec: ModelSpec, device: torch.device) -> None:
@@ -133,12 +134,8 @@ class LoadedModel:
         )
         if chosen.compile != "none" and not spec.warm_up:
             raise ValueError(f"stage {part} is compiled: give the model block warm_up frame sizes (WxH)")
-        module = type(getattr(self._skeleton, part))(self.config)
-        prefix = part + "."
-        state = {
-            k.removeprefix(prefix): v for k, v in self._payload["state_dict"].items() if k.startswith(prefix)
-        }
-        load_weights(module, state, self.path)
+        module = build_stage(part, self.config)
+        load_weights(module, stage_weights(part, self._payload["state_dict"]), self.path)
         device = self.online.device
         module = module.to(device).eval()
         self.weights += sum(p.numel() for p in module.parameters())

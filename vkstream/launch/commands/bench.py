@@ -30,8 +30,9 @@ Modes, all with the same checkpoint, frames and machine:
   bare      OnlineVideoKNet.step in a loop over frames preloaded as tensors, all streams in one batch
   naive     one thread, one frame at a time: read and decode the PNG, step, encode, publish
             (how the reference repositories run inference)
-  pipeline  the Ray pipeline: replays at speed 0 (preloaded, flow-controlled) -> model actor
-            (batching across streams) -> publisher actor -> a subscriber in this process
+  pipeline  the Ray pipeline: replays at speed 0 (preloaded, flow-controlled) -> model actor(s)
+            (batching across streams; on a CPU the backbone and the heads in two actors) ->
+            publisher actor -> a subscriber in this process
 
 fps counts frames of all streams per second; latency is per frame (bare: the step's time; naive:
 read to send; pipeline: capture to publication, queueing included). Frames come from --data,
@@ -84,6 +85,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="pipeline: most frames (streams) in one batch, or auto as in pipeline configs (default: "
         "%(default)s; bare always batches every stream, naive never)",
+    )
+    parser.add_argument(
+        "--model-actors",
+        default="auto",
+        choices=("auto", "1", "2"),
+        help="pipeline: the model in one actor with every thread, or in two (backbone | heads) with "
+        "half the threads each, running two frames' stages side by side; auto: 2 on a CPU, 1 on a "
+        "GPU (default: %(default)s)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--threads", type=int, help="torch threads in every mode (default: one per core)")
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         channels_last=args.channels_last,
         rate_hz=args.rate,
         max_batch=max_batch,
+        model_actors=args.model_actors if args.model_actors == "auto" else int(args.model_actors),
         repeat=args.repeat,
         json=args.json,
     )
