@@ -33,7 +33,7 @@ def test_bench_runs_every_mode_and_writes_the_json(
     by_process = rows[("pipeline", 2)]["cpu_ms_by_process"]
     # on a CPU the model runs in two actors, the backbone's and the heads'
     assert data["model_actors"] == 2
-    assert {"backbone", "heads", "publisher", "replays", "subscriber"} == set(by_process)
+    assert {"backbone", "kernel_tracker+depth_head", "publisher", "replays", "subscriber"} == set(by_process)
     assert rows[("pipeline", 2)]["cpu_ms"] == pytest.approx(sum(by_process.values()), abs=0.5)
     assert data["machine"]["cores"] >= 1
 

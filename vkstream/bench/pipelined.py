@@ -17,14 +17,13 @@ from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client import Subscriber
 from vkstream.models.options import StageOptions
-from vkstream.nodes.placement import split_model
+from vkstream.nodes.placement import MODEL_NODES, split_model
 from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 MODE = "pipeline"
 EAGER_FP32 = StageOptions()
 """Stages as the bare loop runs them by default: fp32, not compiled, NCHW."""
-MODEL_NODES = ("backbone", "kernel_tracker", "depth_head")
 NATIVE_RATE_HZ = 10.0
 """The replays' native rate (KITTI's camera): speed 1 plays a stream at this rate."""
 
@@ -43,8 +42,8 @@ def bench_config(
 ) -> PipelineConfig:
     """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
     (``rate_hz`` 0) or at ``rate_hz`` per stream, as cameras, the oldest frames dropped when late.
-    ``model_actors`` 2: the backbone and the heads in two actors (:func:`split_model`), ``threads``
-    each."""
+    ``model_actors`` 2: the backbone in one actor, the kernel tracker and the depth head in another
+    (:func:`split_model`'s even cut: a publisher is all that runs beside them), ``threads`` each."""
     publisher = {"endpoint": "tcp://127.0.0.1:*", "queue_size": 64}
     speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
     source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
@@ -75,7 +74,8 @@ def bench_config(
                 for stream_id, sequence in zip(frames.stream_ids, frames.sequences, strict=True)
             ],
             "batching": {"max_batch": max_batch, "max_wait_ms": 5},
-            "backpressure": {"max_in_flight": 2},
+            # a frame in each model actor and one on its way out: two actors idle with two in flight
+            "backpressure": {"max_in_flight": 1 + model_actors},
             "control": {"enabled": False},
         }
     )

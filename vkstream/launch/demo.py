@@ -61,7 +61,7 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     """The fan-out graph with the demo's model, its replays, a free loopback port and OUT/demo.mcap."""
     from vkstream.launch.config import load_config
     from vkstream.models.device import resolve_device
-    from vkstream.nodes.placement import split_model
+    from vkstream.nodes.placement import LIGHT_SECOND, split_model
     from vkstream.pipeline.config import PipelineConfig
 
     data = load_config(options.config, PipelineConfig).model_dump(mode="json")
@@ -74,7 +74,7 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     for node in data["nodes"]:
         node["options"] = {**node["options"], **own.get(node["type"], {})}
     if threads == 1 and resolve_device(str(data["model"].get("device", "auto"))).type == "cpu":
-        split_model(data["nodes"])
+        split_model(data["nodes"], first=LIGHT_SECOND)  # the second core also runs the sinks
     # Preloaded: a camera hands over decoded frames; decoding four PNGs per frame at 10 Hz would take a
     # third of a core per stream from the pipeline on a small machine.
     source = {
