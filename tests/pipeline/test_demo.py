@@ -6,13 +6,11 @@ import socket
 from pathlib import Path
 
 import cv2
-import pytest
-import torch
 
 from tests.conftest import REPO
 from tests.record.mcap_read import read_mcap
 from vkstream.launch.demo import DemoOptions, demo_config, demo_endpoint, model_threads
-from vkstream.nodes.placement import MODEL_NODES, split_model
+from vkstream.pipeline.plan import plan_actors
 from vkstream.record import topics as topics_of
 
 
@@ -75,35 +73,11 @@ def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None
 
 
 def test_a_one_thread_model_on_a_cpu_runs_its_backbone_beside_its_heads(tmp_path: Path) -> None:
-    if torch.cuda.is_available():
-        pytest.skip("the demo's model runs on the GPU there, in one actor")
-
-    def actors(threads: int) -> dict[str, str | None]:
+    def actors(threads: int, gpus: int = 0) -> list[str]:
         config = demo_config(demo_options(tmp_path, threads=threads), ["000000"])
-        return {n.name: n.actor for n in config.nodes if n.name in MODEL_NODES}
+        return [p.name for p in plan_actors(config, gpus).actors]
 
     # the depth head's actor also runs beside the demo's evaluator and recorder: it gets the least
-    first = "backbone+kernel_tracker"
-    assert actors(1) == {"backbone": first, "kernel_tracker": first, "depth_head": "depth_head"}
-    assert actors(2) == dict.fromkeys(MODEL_NODES)  # several threads: one fused actor
-
-
-def test_the_model_splits_where_asked_and_keeps_explicit_actors() -> None:
-    def nodes() -> list[dict[str, object]]:
-        return [{"name": t, "type": t} for t in MODEL_NODES] + [{"name": "pub", "type": "publisher"}]
-
-    even = nodes()
-    split_model(even)
-    assert [n.get("actor") for n in even] == [
-        "backbone",
-        "kernel_tracker+depth_head",
-        "kernel_tracker+depth_head",
-        None,
-    ]
-    assert all(n["resources"] == {"num_cpus": 0.5} for n in even[:3]) and "resources" not in even[3]
-    pinned = nodes()
-    pinned[2]["actor"] = "gpu1"
-    split_model(pinned, first=2)
-    assert [n.get("actor") for n in pinned] == ["backbone+kernel_tracker"] * 2 + ["gpu1", None]
-    with pytest.raises(ValueError, match="the first actor takes 1 to 2 of the model's nodes, not 3"):
-        split_model(nodes(), first=3)
+    assert actors(1)[:2] == ["backbone+kernel_tracker", "depth_head"]
+    assert actors(2)[0] == "backbone+kernel_tracker+depth_head"  # several threads: one actor
+    assert actors(1, gpus=1)[0] == "backbone+kernel_tracker+depth_head"  # on a GPU: one actor

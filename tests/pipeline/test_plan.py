@@ -62,6 +62,36 @@ def test_without_fusion_or_with_named_actors_nodes_are_placed_as_asked() -> None
     assert [p.name for p in plans] == ["backbone+kernel_tracker", "depth"]
 
 
+def test_on_a_cpu_a_split_model_runs_in_two_actors_and_on_a_gpu_in_one() -> None:
+    def actors(split_after: int, gpus: int, **node_changes: object) -> list[tuple[str, float]]:
+        config = chain()
+        config["model"].update(split_after=split_after, threads=1)
+        config["nodes"][0]["resources"] = {"num_cpus": 1.0}
+        config["nodes"][2].update(node_changes)
+        return [
+            (p.name, p.resources.num_cpus)
+            for p in plan_actors(PipelineConfig.model_validate(config), gpus).actors
+        ]
+
+    # the halves share the model's CPU reservation
+    assert actors(1, 0) == [("backbone", 0.5), ("kernel_tracker+depth_head", 0.5), ("publisher", 0.5)]
+    assert actors(2, 0) == [("backbone+kernel_tracker", 0.5), ("depth_head", 0.5), ("publisher", 0.5)]
+    assert actors(1, 1) == [("backbone+kernel_tracker+depth_head", 1.0), ("publisher", 0.5)]
+    # a node given its own actor keeps it
+    assert actors(1, 0, actor="depth") == [
+        ("backbone", 0.5),
+        ("kernel_tracker", 0.5),
+        ("depth", 1.0),
+        ("publisher", 0.5),
+    ]
+    with pytest.raises(ValidationError, match="split_after"):
+        PipelineConfig.model_validate(chain(model={"checkpoint": "model.pt", "split_after": 3, "threads": 1}))
+    with pytest.raises(
+        ValidationError, match="split_after runs the model in two actors on a CPU: give threads"
+    ):
+        PipelineConfig.model_validate(chain(model={"checkpoint": "model.pt", "split_after": 1}))
+
+
 def test_the_dry_run_text_names_every_actor_and_stream() -> None:
     config = PipelineConfig.model_validate(
         chain(streams=[{"id": "front", "source": {"kind": "camera", "device": 0}}])

@@ -17,13 +17,13 @@ from vkstream.bench.frames import BenchFrames
 from vkstream.bench.report import BenchResult, cpu_extra
 from vkstream.client import Subscriber
 from vkstream.models.options import StageOptions
-from vkstream.nodes.placement import MODEL_NODES, split_model
 from vkstream.pipeline.config import PipelineConfig
 from vkstream.pipeline.runtime import Pipeline
 
 MODE = "pipeline"
 EAGER_FP32 = StageOptions()
 """Stages as the bare loop runs them by default: fp32, not compiled, NCHW."""
+MODEL_NODES = ("backbone", "kernel_tracker", "depth_head")
 NATIVE_RATE_HZ = 10.0
 """The replays' native rate (KITTI's camera): speed 1 plays a stream at this rate."""
 
@@ -42,8 +42,8 @@ def bench_config(
 ) -> PipelineConfig:
     """The three model stages and the publisher (no evaluator), replays preloaded: flow-controlled
     (``rate_hz`` 0) or at ``rate_hz`` per stream, as cameras, the oldest frames dropped when late.
-    ``model_actors`` 2: the backbone in one actor, the kernel tracker and the depth head in another
-    (:func:`split_model`'s even cut: a publisher is all that runs beside them), ``threads`` each."""
+    ``model_actors`` 2, on a CPU: the backbone in one actor, the kernel tracker and the depth head in
+    another (``model.split_after: 1``), ``threads`` each."""
     publisher = {"endpoint": "tcp://127.0.0.1:*", "queue_size": 64}
     speed = rate_hz / NATIVE_RATE_HZ if rate_hz > 0 else 0
     source = {"kind": "kitti", "root": str(root), "speed": speed, "loop": True, "preload": True}
@@ -51,17 +51,16 @@ def bench_config(
     model = {"checkpoint": str(checkpoint), "device": device, "threads": threads, **stages.model_dump()}
     if stages.static_shapes:
         model["warm_up"] = [f"{width}x{height}"]
-    nodes: list[dict[str, Any]] = [{"name": n, "type": n} for n in MODEL_NODES]
-    if model_actors == 2:
-        split_model(nodes)
-    elif model_actors != 1:
+    if model_actors not in (1, 2):
         raise ValueError(f"the model runs in 1 or 2 actors, not {model_actors}")
+    if model_actors == 2:
+        model["split_after"] = 1  # even halves: a publisher is all that runs beside them
     return PipelineConfig.model_validate(
         {
             "name": f"bench{frames.streams}",
             "model": model,
             "nodes": [
-                *nodes,
+                *({"name": n, "type": n} for n in MODEL_NODES),
                 {
                     "name": "publisher",
                     "type": "publisher",

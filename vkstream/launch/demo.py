@@ -60,21 +60,19 @@ class DemoReport:
 def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     """The fan-out graph with the demo's model, its replays, a free loopback port and OUT/demo.mcap."""
     from vkstream.launch.config import load_config
-    from vkstream.models.device import resolve_device
-    from vkstream.nodes.placement import LIGHT_SECOND, split_model
     from vkstream.pipeline.config import PipelineConfig
 
     data = load_config(options.config, PipelineConfig).model_dump(mode="json")
     threads = options.threads or model_threads(os.cpu_count() or 1)
     data["model"] = {**(data["model"] or {}), "checkpoint": str(options.checkpoint), "threads": threads}
+    if threads == 1:  # on a CPU, two actors: backbone and kernel tracker | depth head, beside the sinks
+        data["model"]["split_after"] = 2
     own = {
         "publisher": {"endpoint": demo_endpoint(options.port), "queue_size": 8, "sndhwm": 64},
         "recorder": {"path": str(options.out / "demo.mcap"), "overwrite": True},
     }
     for node in data["nodes"]:
         node["options"] = {**node["options"], **own.get(node["type"], {})}
-    if threads == 1 and resolve_device(str(data["model"].get("device", "auto"))).type == "cpu":
-        split_model(data["nodes"], first=LIGHT_SECOND)  # the second core also runs the sinks
     # Preloaded: a camera hands over decoded frames; decoding four PNGs per frame at 10 Hz would take a
     # third of a core per stream from the pipeline on a small machine.
     source = {

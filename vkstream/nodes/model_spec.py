@@ -74,6 +74,23 @@ class ModelSpec(BaseModel):
     threads: PositiveInt | None = Field(
         default=None, description="torch CPU threads while a stage computes on the CPU; null: torch's choice"
     )
+    split_after: Literal[1, 2] | None = Field(
+        default=None,
+        description="on a CPU, the model's nodes in two actors that run consecutive frames side by side: "
+        "the first N model nodes in one, the others in the next, each with `threads` threads and half "
+        "the model's CPU reservation. 1: backbone | kernel tracker and depth head (even halves); 2: "
+        "backbone and kernel tracker | depth head (room beside it for heavy sinks); null: one actor. "
+        "On a GPU the model stays in one actor",
+    )
+
+    @model_validator(mode="after")
+    def _split_models_know_their_threads(self) -> ModelSpec:
+        if self.split_after is not None and self.threads is None:
+            raise ValueError(
+                "split_after runs the model in two actors on a CPU: give threads, each actor's torch "
+                "threads (half the cores, e.g. 1 on 2 cores), or both would take every core"
+            )
+        return self
 
     @model_validator(mode="after")
     def _compiled_stages_know_their_sizes(self) -> ModelSpec:

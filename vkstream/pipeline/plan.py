@@ -5,6 +5,12 @@ hand each other large tensors belong in one process, where they pass by referenc
 the object store (two processes cannot pair over NCCL on one GPU either). Between actors, each edge
 carries only the outputs its receiver's nodes take; an actor fed by several (fan-in) joins the parts of
 a frame before running it.
+
+On a CPU the model's nodes can run in two actors instead (``model.split_after``): a torch op waits for
+the slowest of its threads, so on a small CPU the model's threads lose much of their time to the
+replays, the sinks and Ray beside them, and two threads speed a step up far less than twice. Two
+actors of one thread each run a frame's first nodes beside the last nodes of the frame before, and no
+thread waits for another.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from vkstream.nodes.node import INGEST
 from vkstream.pipeline.config import BatchingConfig, PipelineConfig, Resources
 from vkstream.pipeline.graph import GraphNode, build_graph
 
+SPLIT = "split:"
+"""Group keys of the two halves of a model split on a CPU (``model.split_after``)."""
 Route = tuple[str, tuple[str, ...]]
 """(receiving actor, the ``node.port`` keys it takes from the sender)."""
 
@@ -52,10 +60,15 @@ def placement(device: str | None, gpus: float) -> str | None:
 def plan_actors(config: PipelineConfig, gpus: float) -> Plan:
     """Group the graph into actors (explicit ``actor`` names, then fusion of equal devices) and route it."""
     groups: list[tuple[str, list[GraphNode], str | None]] = []
+    split_after = config.model.split_after if config.model else None
+    model_nodes = 0
     for node in build_graph(config):
         wanted = node.spec.device or (config.model.device if node.cls.uses_model and config.model else None)
         device = placement(wanted, gpus)
         key = node.spec.actor or (f"device:{device}" if config.fuse and device is not None else None)
+        if split_after and node.cls.uses_model and node.spec.actor is None and _on_cpu(device):
+            key = f"{SPLIT}{int(model_nodes >= split_after)}"
+            model_nodes += 1
         if groups and key is not None and groups[-1][0] == key:
             groups[-1][1].append(node)
         else:
@@ -78,9 +91,10 @@ def plan_actors(config: PipelineConfig, gpus: float) -> Plan:
                     sources[name].add(sender)
                     routes[sender][name].add(ref)
     plans = []
-    for name, (_, nodes, device) in zip(names, groups, strict=True):
+    for name, (key, nodes, device) in zip(names, groups, strict=True):
         resources = Resources(
-            num_cpus=max(n.spec.resources.num_cpus for n in nodes),
+            # a split model shares the model's reservation between its two actors
+            num_cpus=max(n.spec.resources.num_cpus for n in nodes) / (2 if key.startswith(SPLIT) else 1),
             num_gpus=max(n.spec.resources.num_gpus for n in nodes),
             custom={
                 k: max(n.spec.resources.custom.get(k, 0.0) for n in nodes)
@@ -99,8 +113,12 @@ def plan_actors(config: PipelineConfig, gpus: float) -> Plan:
     return Plan(tuple(plans), ingest, tuple(p.name for p in plans if not p.routes))
 
 
+def _on_cpu(device: str | None) -> bool:
+    return device is not None and device.split(":")[0] == "cpu"
+
+
 def _group_name(key: str, nodes: list[GraphNode]) -> str:
-    if key.startswith("device:"):
+    if key.startswith(("device:", SPLIT)):
         return "+".join(n.name for n in nodes) if len(nodes) <= 3 else f"{nodes[0].name}..{nodes[-1].name}"
     return key
 
