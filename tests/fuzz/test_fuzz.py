@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 
 from tests.fuzz.control_targets import ControlProbe, control_requests
 from tests.fuzz.file_targets import check_config, check_dataset, config_texts, png_corruptions
@@ -49,6 +49,7 @@ def test_the_control_endpoint_answers_every_request_with_json_and_goes_on(probe:
 
     @CASES
     @given(control_requests())
+    @example([b'{"op": "attach", "stream": {"\\n": null}}'])  # a key of a newline, named in the error
     def ask(parts: list[bytes]) -> None:
         outcomes[probe.check(parts)] += 1
 

@@ -130,7 +130,7 @@ class ControlServer:
         try:
             return {"ok": True, "result": self._run(request)}
         except ValidationError as exc:
-            return _error("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+            return _error("; ".join(f"{_location(e['loc'])}: {_one_line(e['msg'])}" for e in exc.errors()))
         except (PipelineError, ValueError, KeyError, TypeError) as exc:
             return _error(_first_line(exc))
         except Exception as exc:
@@ -169,6 +169,19 @@ class ControlServer:
 
 def _error(message: str) -> dict[str, Any]:
     return {"ok": False, "error": message}
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """A field path as ``a.b.0``; a key that is not plain printable text (a request may use any) as JSON."""
+    return ".".join(_location_part(str(part)) for part in loc)
+
+
+def _location_part(text: str) -> str:
+    return text if text and text.isprintable() and text == text.strip() else json.dumps(text)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _first_line(exc: BaseException) -> str:
