@@ -3,9 +3,10 @@
 The stages split the network differently from its training modules: the depth branch of the neck
 (two 3x3 convolutions at the mask stride, which only the depth head reads) runs in the depth stage.
 The backbone stage then hands on the fused pyramid, the same size as the depth features, and the
-stages' costs even out: on one CPU thread each the backbone stage took 68 ms of a 621x188 frame and
-the heads with post-processing 37 before, about 53 and 52 after, so two processes running one
-stage each keep both busy.
+stages' costs even out: on one CPU thread the backbone stage took 65-71 ms of a 621x188 frame and
+the heads with post-processing 35-38, and the branch takes 14-17, so each half now costs about 52
+(the two actors of ``vkstream bench`` used 73 and 72 ms of CPU a frame) and two processes running
+one half each keep both busy.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ taken; the address is printed), an online evaluator and a recorder writing OUT/d
 Foxglove). A subscriber writes OUT/STREAM.mp4 (annotated: panoptic overlay with track ids, depth) and
 OUT/STREAM_strip.png. Prints per-stream latency percentiles, each node's timings and the online
 STQ/DSTQ against the replay's ground truth. On a CPU where the model gets one thread (--threads,
-or 2 cores), its backbone and heads run in two actors, so that a frame's backbone overlaps the
-heads of the frame before.
+or 2 cores), it runs in two actors (backbone and kernel tracker | depth head: model.split_after 2),
+so that a frame's backbone overlaps the depth head of the frame before.
 
 --foxglove serves what the subscriber receives, with the camera images and calibration, over
 Foxglove's WebSocket protocol: open the printed address in Foxglove (Open connection, Foxglove
