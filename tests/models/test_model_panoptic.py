@@ -158,3 +158,40 @@ def test_segment_stats_equal_per_segment_masks() -> None:
             u = (xs.sort().values[(area - 1) // 2] + xs.sort().values[area // 2]).float() / 2
             v = (ys.sort().values[(area - 1) // 2] + ys.sort().values[area // 2]).float() / 2
             assert stats.center[b, k].tolist() == [float(u), float(v)]
+
+
+def test_a_batch_merges_each_frame_as_it_would_alone() -> None:
+    """The merge works on the kernels each frame keeps; frames keeping different numbers of thing
+    kernels (padded in the batch with dropped ones) merge exactly as they do alone."""
+    cfg = ModelConfig(num_thing_kernels=6)
+    n = cfg.num_kernels
+    probs = blobby(2, n, 6, 8, seed=3)
+    torch.manual_seed(5)
+    logits = torch.randn(2, n, cfg.num_classes) - 2.0
+    car = int(TrainId.CAR)
+    logits[:, :6] = -4.0
+    logits[0, :6, car] = torch.tensor([2.0, -4.0, -4.0, -4.0, -4.0, -4.0])  # keeps one thing kernel
+    logits[1, :6, car] = torch.tensor([2.0, 1.5, -4.0, 1.0, 3.0, -4.0])  # keeps four
+    query_depth = torch.rand(2, n, 6, 8) * 80
+    dense = torch.rand(2, 1, 6, 8) * 80
+    size = (6 * S - 3, 8 * S - 1)
+    batch = add_depth(merge_segments(cfg, mask_logits(probs), logits, size), query_depth, dense)
+    for i in range(2):
+        alone = add_depth(
+            merge_segments(cfg, mask_logits(probs[i : i + 1]), logits[i : i + 1], size),
+            query_depth[i : i + 1],
+            dense[i : i + 1],
+        )
+        for name in (
+            "slot",
+            "semantic",
+            "slot_class",
+            "slot_score",
+            "thing_cells",
+            "thing_box",
+            "thing_grid",
+            "depth",
+        ):
+            assert torch.equal(getattr(batch, name)[i], getattr(alone, name)[0]), name
+    scoring = (batch.slot_score[:, :6] >= cfg.merge.thing_score).sum(1).tolist()
+    assert scoring == [1, 4]  # the frames' kept kernels differ in number

@@ -32,9 +32,13 @@ class DepthHead(nn.Module):
         self.stages = nn.ModuleList(QueryUpdate(c, cfg.num_heads, cfg.ffn_dim) for _ in range(cfg.num_stages))
         self.kernel_heads = nn.ModuleList(mlp_head(c, cfg.head_dim, c) for _ in range(cfg.num_stages))
 
-    def to_metres(self, logits: Tensor) -> Tensor:
+    def _to_metres(self, logits: Tensor) -> Tensor:
+        """Metres from depth logits that nothing else holds: in place where no gradient flows (three
+        passes over [B,N,h,w] maps that allocate nothing, at inference)."""
         lo, hi = self.cfg.depth_min_m, self.cfg.depth_max_m
-        return torch.sigmoid(logits) * (hi - lo) + lo
+        if logits.requires_grad:
+            return torch.sigmoid(logits) * (hi - lo) + lo
+        return logits.sigmoid_().mul_(hi - lo).add_(lo)
 
     def forward_stages(
         self, features: Tensor, kernels: Tensor, mask_logits: Tensor, last_only: bool = False
@@ -51,8 +55,8 @@ class DepthHead(nn.Module):
         for i, (stage, head) in enumerate(zip(self.stages, self.kernel_heads, strict=True)):
             queries = stage.update_pooled(queries + kernels, pooled)
             if i == last or not last_only:
-                maps.append(self.to_metres(dynamic_conv(head(queries), features) + self.dense.bias))
-        return maps, self.to_metres(dense)
+                maps.append(self._to_metres(dynamic_conv(head(queries), features).add_(self.dense.bias)))
+        return maps, self._to_metres(dense)
 
     def forward(self, features: Tensor, kernels: Tensor, mask_logits: Tensor) -> tuple[Tensor, Tensor]:
         maps, dense = self.forward_stages(features, kernels, mask_logits, last_only=True)

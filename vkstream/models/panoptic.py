@@ -87,60 +87,70 @@ def merge_segments(
 ) -> PanopticBatch:
     """The merge without depth: [B,N,hg,wg] mask logits on the (padded) mask grid, [B,N,K] class
     logits, and the (H, W) of the image the grid covers from its top-left corner."""
-    mask_probs = torch.sigmoid(mask_logits)
-    b, n, hg, wg = mask_probs.shape
+    b, n, hg, wg = mask_logits.shape
     nt = cfg.num_thing_kernels
     s = cfg.mask_stride
-    device = mask_probs.device
+    device = mask_logits.device
     score, cls = kernel_scores(cfg, class_logits)
     is_thing_kernel = torch.arange(n, device=device) < nt
     keep = ~is_thing_kernel | (score >= cfg.merge.thing_score)
+    # Thing kernels scoring below thing_score win no cell and count in no test: the grid work runs on
+    # the others only (about half the kernels), in their order. ``order`` maps them back.
+    order = _kept_first(keep)
+    rows = (order + (torch.arange(b, device=device) * n)[:, None]).flatten()
+    probs = torch.sigmoid(mask_logits.flatten(0, 1).index_select(0, rows).view(b, -1, hg, wg))
+    score_k, cls_k = score.gather(1, order), cls.gather(1, order)
+    keep_k = keep.gather(1, order)
     if cfg.merge.duplicate_iou < 1.0:
-        keep[:, :nt] &= ~_duplicates(cfg, mask_probs[:, :nt], score[:, :nt], cls[:, :nt], image_size)
-    ranked = torch.where(keep[..., None, None], score[..., None, None] * mask_probs, -1.0)
-    winner = ranked.max(1).indices  # [B,hg,wg]; max, not argmax: far faster on a CPU
+        keep_k &= ~_duplicates(cfg, probs, score_k, cls_k, image_size)
+    ranked = _dropped(score_k[..., None, None] * probs, keep_k[..., None, None])
+    winner_k = ranked.max(1).indices  # [B,hg,wg]; max, not argmax: far faster on a CPU
 
     # The overlap test on the cells of the image: a kernel's visible cells (where it wins with a
     # probability >= mask_prob) against all its cells with that probability.
     hc, wc = grid_cells(image_size, s)
-    winner_in = winner[:, :hc, :wc]
-    # Gathered on the whole grid, then cropped: gathering from a cropped view copies all N maps.
-    inside = (mask_probs.gather(1, winner[:, None])[:, 0] >= cfg.merge.mask_prob)[:, :hc, :wc]
-    visible = bincount_per_item(torch.where(inside, winner_in, n), n + 1)[:, :n]
+    k = order.shape[1]
+    # Gathered on the whole grid, then cropped: gathering from a cropped view copies all the maps.
+    inside = (probs.gather(1, winner_k[:, None])[:, 0] >= cfg.merge.mask_prob)[:, :hc, :wc]
+    visible = bincount_per_item(torch.where(inside, winner_k[:, :hc, :wc], k), k + 1)[:, :k]
     # Counted as a float sum of 0/1 steps (sign(p - t) + 1, clipped at 1: 1 where p >= t): a bool
     # comparison over a cropped view is copied before it is counted, eight times slower on a CPU.
-    at_least = (mask_probs - cfg.merge.mask_prob).sign_().add_(1.0).clamp_(max=1.0)
+    at_least = (probs - cfg.merge.mask_prob).sign_().add_(1.0).clamp_(max=1.0)
     full = at_least[..., :hc, :wc].sum(dim=(2, 3)).long()
-    kept = keep & (visible > 0) & (visible >= cfg.merge.overlap * full)
+    kept_k = keep_k & (visible > 0) & (visible >= cfg.merge.overlap * full)
+    keep = torch.zeros_like(keep).scatter_(1, order, keep_k)
+    kept = torch.zeros_like(keep).scatter_(1, order, kept_k)
 
     thing_classes = device_tensor(cfg.thing_classes, device)
     slot_class = torch.cat([cls, thing_classes.expand(b, -1)], dim=1)
     slot_score = torch.cat([score, score.new_zeros(b, len(cfg.thing_classes))], dim=1)
 
     slot_of_kernel = _kernel_slots(cfg, kept, cls)
+    winner_in = _original(order, winner_k[:, :hc, :wc])
     grid_slot = slot_of_kernel.gather(1, winner_in.flatten(1)).view_as(winner_in)
     upsampler = BlockUpsampler(s, (hg, wg), image_size)
-    candidates = upsampler.candidates(_leaders(ranked, winner, CANDIDATES_PER_CELL))
+    candidates = upsampler.candidates(_original(order, _leaders(ranked, winner_k, CANDIDATES_PER_CELL)))
 
     def rank(logits: Tensor, kernels: Tensor, batch: Tensor) -> Tensor:
         # As the reference: mask logits upsampled, then the sigmoid, times the kernel's score.
         kernel_score = score[batch[:, None], kernels][..., None, None]
         kernel_keep = keep[batch[:, None], kernels][..., None, None]
-        return torch.where(kernel_keep, kernel_score * torch.sigmoid(logits), -1.0)
+        return _dropped(kernel_score * torch.sigmoid(logits), kernel_keep)
 
     choice = upsampler.choose(mask_logits, candidates, rank)
     pixel_kernel = upsampler.kernels(choice)
     slot = slot_of_kernel.gather(1, pixel_kernel.flatten(1)).view_as(pixel_kernel)
 
-    cells = grid_slot[:, None] == torch.arange(nt, device=device).view(1, nt, 1, 1)  # [B,Nt,hc,wc]
+    thing_grid = torch.where(grid_slot < nt, grid_slot, nt)
+    thing_cells, thing_box = _thing_cells_and_boxes(thing_grid, nt, s, image_size)
     return PanopticBatch(
         slot=slot,
         semantic=slot_class.gather(1, slot.flatten(1)).view_as(slot),
         slot_class=slot_class,
         slot_score=slot_score,
-        thing_cells=torch.count_nonzero(cells, dim=(2, 3)),
-        thing_box=_cell_boxes(cells, s, image_size),
-        thing_grid=torch.where(grid_slot < nt, grid_slot, nt).flatten(1),
+        thing_cells=thing_cells,
+        thing_box=thing_box,
+        thing_grid=thing_grid.flatten(1),
         choice=choice,
         upsampler=upsampler,
     )
@@ -158,8 +168,9 @@ def add_depth(merged: PanopticBatch, query_depth: Tensor, dense_depth: Tensor) -
 def _duplicates(
     cfg: ModelConfig, probs: Tensor, score: Tensor, cls: Tensor, image_size: tuple[int, int]
 ) -> Tensor:
-    """[B,Nt] thing kernels whose mask overlaps a better-scoring kernel of their class by more than
-    ``merge.duplicate_iou`` (IoU of the prob >= mask_prob cells): one object, predicted twice."""
+    """[B,K] kernels whose mask overlaps a better-scoring kernel of their class by more than
+    ``merge.duplicate_iou`` (IoU of the prob >= mask_prob cells): one object, predicted twice (only
+    thing kernels share a class)."""
     hc, wc = grid_cells(image_size, cfg.mask_stride)
     masks = (probs[..., :hc, :wc] >= cfg.merge.mask_prob).flatten(2).float()
     inter = masks @ masks.transpose(1, 2)
@@ -168,6 +179,17 @@ def _duplicates(
     better = score[:, None, :] > score[:, :, None]  # [b, i, j]: j scores above i
     same = cls[:, :, None] == cls[:, None, :]
     return ((iou > cfg.merge.duplicate_iou) & better & same).any(-1)
+
+
+def _dropped(values: Tensor, keep: Tensor) -> Tensor:
+    """``values`` with -1 (below any score x probability) where ``keep`` is False.
+
+    On a CPU a broadcast ``where`` costs several times the product it masks, and usually every
+    kernel in play is kept (a single frame's compacted kernels always are, duplicates aside): asking
+    first is cheaper. A GPU is not made to wait for the answer."""
+    if values.device.type == "cpu" and bool(keep.all()):
+        return values
+    return torch.where(keep, values, -1.0)
 
 
 def _leaders(ranked: Tensor, winner: Tensor, count: int) -> Tensor:
@@ -188,19 +210,40 @@ def _kernel_slots(cfg: ModelConfig, kept: Tensor, cls: Tensor) -> Tensor:
     return torch.where(untracked, n + _index_in(cls, cfg.thing_classes), own)
 
 
-def _cell_boxes(cells: Tensor, stride: int, image_size: tuple[int, int]) -> Tensor:
-    """Pixel boxes (x0, y0, x1, y1), x1/y1 exclusive, of [B,K,h,w] cell masks; zeros for empty masks."""
-    rows = cells.any(-1)  # [B,K,h]
-    cols = cells.any(-2)  # [B,K,w]
-    h, w = rows.shape[-1], cols.shape[-1]
+def _kept_first(keep: Tensor) -> Tensor:
+    """[B,K] indices of each item's kept kernels in their order, K the most any item keeps; an item
+    that keeps fewer is padded with its first dropped kernels (which rank below every kept one)."""
+    count = int(keep.sum(1).max())
+    return torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :count]
+
+
+def _original(order: Tensor, index: Tensor) -> Tensor:
+    """[B,...] indices into the kept kernels -> the kernels' own indices."""
+    return order.gather(1, index.flatten(1)).view_as(index)
+
+
+def _thing_cells_and_boxes(
+    thing_grid: Tensor, nt: int, stride: int, image_size: tuple[int, int]
+) -> tuple[Tensor, Tensor]:
+    """Cell counts [B,Nt] and pixel boxes [B,Nt,4] (x0, y0, x1, y1; x1/y1 exclusive; zeros when
+    empty) of the thing kernels' segments on [B,h,w] cells holding a thing kernel or ``nt`` (none)."""
+    b, h, w = thing_grid.shape
+    device = thing_grid.device
+    item = (thing_grid + (torch.arange(b, device=device) * (nt + 1)).view(b, 1, 1)).flatten()
+    bins = b * (nt + 1)
+    cells = torch.bincount(item, minlength=bins).view(b, nt + 1)[:, :nt]
+    row = torch.arange(h, device=device).view(1, h, 1).expand(b, h, w).flatten()
+    col = torch.arange(w, device=device).expand(b, h, w).flatten()
+    rows = (torch.bincount(item * h + row, minlength=bins * h).view(b, nt + 1, h)[:, :nt]) > 0
+    cols = (torch.bincount(item * w + col, minlength=bins * w).view(b, nt + 1, w)[:, :nt]) > 0
     y0 = rows.int().argmax(-1)
     y1 = h - rows.flip(-1).int().argmax(-1)
     x0 = cols.int().argmax(-1)
     x1 = w - cols.flip(-1).int().argmax(-1)
     box = torch.stack([x0, y0, x1, y1], -1) * stride
-    limit = torch.tensor([image_size[1], image_size[0]] * 2, device=cells.device)
+    limit = torch.tensor([image_size[1], image_size[0]] * 2, device=device)
     box = torch.minimum(box, limit)
-    return torch.where(rows.any(-1)[..., None], box, torch.zeros_like(box)).float()
+    return cells, torch.where((cells > 0)[..., None], box, torch.zeros_like(box)).float()
 
 
 def _index_in(values: Tensor, table: tuple[int, ...]) -> Tensor:

@@ -32,12 +32,10 @@ def segment_stats(slot: Tensor, depth: Tensor, slots: int) -> SegmentStats:
     """Statistics of [B,H,W] slots 0..``slots``-1 with [B,H,W] float depth."""
     b, h, w = slot.shape
     device = slot.device
-    flat = (slot + (torch.arange(b, device=device) * slots).view(b, 1, 1)).flatten()
-    area = torch.bincount(flat, minlength=b * slots)
-    cols = _axis_hist(flat, torch.arange(w, device=device).expand(b, h, w).flatten(), b * slots, w)
-    rows = _axis_hist(
-        flat, torch.arange(h, device=device).view(1, h, 1).expand(b, h, w).flatten(), b * slots, h
-    )
+    segment = slot + (torch.arange(b, device=device) * slots).view(b, 1, 1)
+    cols = _axis_hist(segment, torch.arange(w, device=device), b * slots, w)
+    rows = _axis_hist(segment, torch.arange(h, device=device).view(h, 1), b * slots, h)
+    area = cols.sum(1)
     x0, x1, u = _extent_and_median(cols, area)
     y0, y1, v = _extent_and_median(rows, area)
     box = torch.stack([x0, y0, x1, y1], -1)
@@ -48,13 +46,15 @@ def segment_stats(slot: Tensor, depth: Tensor, slots: int) -> SegmentStats:
         area=area.view(b, slots),
         box=box.view(b, slots, 4),
         center=center.view(b, slots, 2),
-        median_depth=_medians(flat, depth.flatten(), area).view(b, slots),
+        median_depth=_medians(segment.flatten(), depth.flatten(), area).view(b, slots),
     )
 
 
 def _axis_hist(segment: Tensor, coord: Tensor, segments: int, length: int) -> Tensor:
-    """[segments, length] pixel counts of each segment at each coordinate along one axis."""
-    return torch.bincount(segment * length + coord, minlength=segments * length).view(segments, length)
+    """[segments, length] pixel counts of each segment of [B,H,W] ``segment`` at each coordinate
+    along one axis (``coord`` broadcast against it)."""
+    index = (segment * length).add_(coord).flatten()
+    return torch.bincount(index, minlength=segments * length).view(segments, length)
 
 
 def _extent_and_median(hist: Tensor, area: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -184,10 +184,15 @@ def greedy_assign(sim: Tensor, eligible: Tensor, priority: Tensor, threshold: fl
     b, d, k = sim.shape
     slot = torch.full((b, d), -1, dtype=torch.long, device=sim.device)
     taken = torch.zeros(b, k + 1, dtype=torch.bool, device=sim.device)  # last column: a dump for losers
+    # A round without claims changes nothing, nor do the rounds after it. Asking costs a CPU nothing
+    # (and saves the rest of the rounds' small ops), a GPU a wait for its queue: there, all rounds run.
+    stop_early = sim.device.type == "cpu"
     for _ in range(rounds):
         free_sim = sim.masked_fill(taken[:, None, :k], 0.0)
         best, arg = free_sim.max(-1)
         claim = eligible & (slot < 0) & (best > threshold)
+        if stop_early and not bool(claim.any()):
+            break
         claim_priority = torch.where(claim, priority, torch.zeros_like(priority))
         top = torch.zeros(b, k, dtype=priority.dtype, device=sim.device)
         top = top.scatter_reduce(1, arg, claim_priority, reduce="amax")

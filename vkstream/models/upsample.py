@@ -33,6 +33,10 @@ class PixelChoice:
     kernels: Tensor
     """[B,s*s,Yb,Xb] long: the kernel of pixel (r, q) of block (Y, X) at [:, r * s + q, Y, X]."""
     image_size: tuple[int, int]
+    mixed: Tensor
+    """[B,Yb,Xb] bool: the blocks whose pixels may take different kernels; every other block's pixels
+    take the kernel of its first pixel. (A mask, not indices: batches are sliced and joined item by
+    item.)"""
 
 
 class BlockUpsampler:
@@ -63,6 +67,8 @@ class BlockUpsampler:
             "pixels": tuple(w.repeat(s).view(1, s * s, 1, 1) for w in along)
             + tuple(w.repeat_interleave(s).view(1, s * s, 1, 1) for w in along),
         }
+        # [M,s*s]: the pixels of M blocks, one row each.
+        self._weights["rows"] = tuple(w.view(1, s * s) for w in self._weights["pixels"])
 
     def candidates(self, leaders: Tensor) -> Tensor:
         """[B,K,hg,wg] the K best kernels of each cell -> [B,4K,Yb,Xb] candidate kernels per block
@@ -89,27 +95,33 @@ class BlockUpsampler:
         if where[0].numel():
             batch, y, x = where
             kernels_m = candidates[batch, :, y, x]  # [M,C]
-            padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
-            corners = [
-                padded[batch[:, None], kernels_m, (y + dy)[:, None], (x + dx)[:, None]] for dy, dx in _CORNERS
-            ]
+            corners = _corner_values(F.pad(maps, (1, 1, 1, 1), mode="replicate"), batch, kernels_m, y, x)
             values = self._interpolate([c[..., None, None] for c in corners], maps, "candidates")
             if rank is not None:
                 values = rank(values, kernels_m, batch)
             # max(dim) rather than argmax: argmax over a short strided dim is ~40x slower on a CPU.
             best = values.flatten(2).max(1).indices  # [M,s*s]
             kernels[batch, :, y, x] = kernels_m.gather(1, best)
-        return PixelChoice(kernels, self.image_size)
+        return PixelChoice(kernels, self.image_size, mixed)
 
     def kernels(self, choice: PixelChoice) -> Tensor:
         """[B,H,W] long: the kernel each pixel took."""
         return self._to_image(choice.kernels)
 
     def values(self, maps: Tensor, choice: PixelChoice) -> Tensor:
-        """[B,H,W]: each pixel's bilinearly upsampled value of its chosen kernel's map in [B,N,hg,wg]."""
+        """[B,H,W]: each pixel's bilinearly upsampled value of its chosen kernel's map in [B,N,hg,wg].
+
+        A block whose pixels share one kernel reads that kernel's four corner values once; only the
+        mixed blocks read them pixel by pixel."""
         padded = F.pad(maps, (1, 1, 1, 1), mode="replicate")
-        corners = [self._corner(padded, dy, dx).gather(1, choice.kernels) for dy, dx in _CORNERS]
-        return self._to_image(self._interpolate(corners, maps, "pixels"))
+        block_kernel = choice.kernels[:, :1]
+        corners = [self._corner(padded, dy, dx).gather(1, block_kernel) for dy, dx in _CORNERS]
+        values = self._interpolate(corners, maps, "pixels")
+        batch, y, x = choice.mixed.nonzero(as_tuple=True)
+        if batch.numel():
+            corners_m = _corner_values(padded, batch, choice.kernels[batch, :, y, x], y, x)  # [M,s*s] each
+            values[batch, :, y, x] = self._interpolate(corners_m, maps, "rows")
+        return self._to_image(values)
 
     def upsample(self, maps: Tensor) -> Tensor:
         """Plain bilinear upsampling of a few [B,C,hg,wg] maps, cropped to [B,C,H,W]."""
@@ -136,3 +148,13 @@ class BlockUpsampler:
         h, w = self.image_size
         half = s // 2
         return image[:, half : half + h, half : half + w]
+
+
+def _corner_values(padded: Tensor, batch: Tensor, kernels: Tensor, y: Tensor, x: Tensor) -> list[Tensor]:
+    """The four corner values of blocks (``batch``, ``y``, ``x``) [M] in the maps of ``kernels``
+    [M,C] of the padded [B,N,hg+2,wg+2] maps: [M,C] per corner, in ``_CORNERS`` order (one flat
+    lookup each: indexing with four index tensors is several times slower on a CPU)."""
+    _, n, hp, wp = padded.shape
+    flat = padded.contiguous().view(-1)
+    base = ((batch[:, None] * n + kernels) * hp + y[:, None]) * wp + x[:, None]
+    return [flat.take(base + (dy * wp + dx)) for dy, dx in _CORNERS]
