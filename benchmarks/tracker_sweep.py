@@ -85,7 +85,7 @@ def cache_sequence(online: OnlineVideoKNet, frames: list[Frame]) -> list[CachedF
         assert gt.image is not None
         encoded = online.encode(image_tensor(gt.image).unsqueeze(0))
         kernels, mask_logits, class_logits, embeddings = online.stages["kernel_head"](
-            encoded.mask_feats, previous, torch.tensor([index > 0])
+            encoded.fused, previous, torch.tensor([index > 0])
         )
         previous = kernels
         merged = merge_segments(cfg, mask_logits, class_logits, encoded.image_size)

@@ -36,11 +36,13 @@ def test_bench_runs_every_mode_and_writes_the_json(
     assert {"backbone", "kernel_tracker+depth_head", "publisher", "replays", "subscriber"} == set(by_process)
     assert rows[("pipeline", 2)]["cpu_ms"] == pytest.approx(sum(by_process.values()), abs=0.5)
     assert data["machine"]["cores"] >= 1
+    assert data["max_batch"] == "bare"  # the pipeline batches every stream, as the bare loop
 
 
 def test_bench_refuses_bad_arguments_in_one_line(cli) -> None:
     assert "unknown mode fast" in cli("bench", "--modes", "bare,fast").one_line_error("vkstream bench")
-    assert "a whole number or auto" in cli("bench", "--max-batch", "two").one_line_error("vkstream bench")
+    bad_batch = cli("bench", "--max-batch", "two")
+    assert "a whole number, bare or auto" in bad_batch.one_line_error("vkstream bench")
     assert "invalid choice: '3'" in cli("bench", "--model-actors", "3").one_line_error("vkstream bench")
     assert "--warmup must be 0..3" in cli("bench", "--frames", "4", "--warmup", "4").one_line_error(
         "vkstream bench"

@@ -74,10 +74,13 @@ def test_bad_exports_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(ExportError, match=r"depth_head_b1.pt2 \(depth_head, batch 1\) is missing"):
         load_export(tmp_path / "ok")
     manifest = tmp_path / "ok" / "manifest.json"
-    # the first format's stages split the network otherwise
-    manifest.write_text(json.dumps({"manifest": "vkstream-export/1"}))
-    with pytest.raises(ExportError, match=r"exported by an earlier vkstream.*export the checkpoint again"):
-        load_export(tmp_path / "ok")
+    # the earlier formats' stages split the network otherwise
+    for earlier in ("vkstream-export/1", "vkstream-export/2"):
+        manifest.write_text(json.dumps({"manifest": earlier}))
+        with pytest.raises(
+            ExportError, match=r"exported by an earlier vkstream.*export the checkpoint again"
+        ):
+            load_export(tmp_path / "ok")
     manifest.write_text(json.dumps({"manifest": "something else"}))
     with pytest.raises(ExportError, match="corrupt export manifest"):
         load_export(tmp_path / "ok")

@@ -203,7 +203,10 @@ def test_pixels_take_the_kernel_full_resolution_masks_would_give(
         segmented = online.segment(encoded, [None, None])
         probs = torch.sigmoid(model.to_input_size(segmented.mask_logits, SIZE))
         score, _ = kernel_scores(
-            cfg, model.kernel_head(encoded.mask_feats, segmented.kernels, torch.zeros(2, dtype=torch.bool))[2]
+            cfg,
+            online.stages["kernel_head"](encoded.fused, segmented.kernels, torch.zeros(2, dtype=torch.bool))[
+                2
+            ],
         )
     keep = (torch.arange(cfg.num_kernels) >= cfg.num_thing_kernels) | (score >= cfg.merge.thing_score)
     ranked = torch.where(keep[..., None, None], score[..., None, None] * probs, -1.0)

@@ -23,13 +23,13 @@ def inputs(model: VideoKNet) -> tuple[torch.Tensor, ...]:
 def stages_output(
     stages: dict[str, torch.nn.Module], images, previous, has_previous
 ) -> tuple[torch.Tensor, ...]:
-    mask_feats, fused = stages["backbone_neck"](images)
-    kernels, masks, _, _ = stages["kernel_head"](mask_feats, previous, has_previous)
+    (fused,) = stages["backbone_neck"](images)
+    kernels, masks, _, _ = stages["kernel_head"](fused, previous, has_previous)
     return (masks, *stages["depth_head"](fused, kernels, masks))
 
 
 def test_the_stages_compute_what_the_network_does(model: VideoKNet) -> None:
-    """The depth branch moved into the depth stage: the same depth, from the same weights."""
+    """The neck's branches moved into the head stages: the same masks and depth, from the same weights."""
     images, previous, has_previous = inputs(model)
     with torch.inference_mode():
         mask_feats, depth_feats = model.backbone_neck(images)  # as the network trains

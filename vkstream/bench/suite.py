@@ -34,8 +34,9 @@ class SuiteOptions:
     compile: str = "none"
     channels_last: bool = False
     rate_hz: float = 0.0
-    max_batch: int | str = "auto"
-    """The pipeline's batching (bare batches every stream, naive none)."""
+    max_batch: int | str = "bare"
+    """The pipeline's batching: a number, ``bare`` (every stream in one batch, as the bare loop) or
+    ``auto`` (as pipeline configs: 1 on a CPU, for latency). Naive never batches."""
     model_actors: int | str = "auto"
     """The pipeline's model in 1 actor (``threads`` threads) or 2 (backbone | heads, half the threads
     each); auto: 2 on a CPU, 1 on a GPU."""
@@ -100,7 +101,7 @@ def run_suite(o: SuiteOptions, echo: Callable[[str], None] = print) -> list[Benc
                             warmup=o.warmup,
                             stages=stages,
                             rate_hz=o.rate_hz,
-                            max_batch=o.max_batch,
+                            max_batch=count if o.max_batch == "bare" else o.max_batch,
                             model_actors=actors,
                         )
                     runs[(mode, count)].append(result)

@@ -36,8 +36,10 @@ from vkstream.models.stages import Stage
 ExportFormat = Literal["exported", "aoti", "tensorrt"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
 MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "vkstream-export/2"
-"""2: the depth stage starts from the neck's fused pyramid and runs the depth branch itself."""
+MANIFEST_FORMAT = "vkstream-export/3"
+"""3: both head stages start from the neck's fused pyramid and run their own branch of the neck."""
+EARLIER_SPLITS = ("vkstream-export/1", "vkstream-export/2")
+"""Manifests of exports whose stages split the network differently: refused, to be exported again."""
 
 
 class ExportError(ValueError):
@@ -74,7 +76,7 @@ class ExportManifest:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: Path) -> ExportManifest:
-        if isinstance(data, dict) and data.get("manifest") == "vkstream-export/1":
+        if isinstance(data, dict) and data.get("manifest") in EARLIER_SPLITS:
             raise ExportError(
                 f"{where}: exported by an earlier vkstream, whose stages split the network "
                 "differently; export the checkpoint again"
@@ -107,13 +109,14 @@ def example_inputs(
     """Inputs of each stage for a batch of ``batch`` frames of ``image_size`` (H, W), from a real run."""
     images = torch.rand(batch, 3, *image_size, device=device)
     with torch.inference_mode():
-        mask_feats, fused = stage_modules(model)["backbone_neck"](images)
+        stages = stage_modules(model)
+        (fused,) = stages["backbone_neck"](images)
         previous = model.empty_previous(batch)
         has_previous = torch.arange(batch, device=device) % 2 == 0
-        kernels, mask_logits, _, _ = model.kernel_head(mask_feats, previous, has_previous)
+        kernels, mask_logits, _, _ = stages["kernel_head"](fused, previous, has_previous)
     inputs = {
         "backbone_neck": (images,),
-        "kernel_head": (mask_feats, previous, has_previous),
+        "kernel_head": (fused, previous, has_previous),
         "depth_head": (fused, kernels, mask_logits),
     }
     # Clones outside inference mode: torch.export traces ordinary tensors.

@@ -68,6 +68,12 @@ def sine_position_encoding(x: Tensor, stride: int) -> Tensor:
     return x + enc.permute(2, 0, 1)[None]
 
 
+def mask_branch(channels: int) -> nn.Sequential:
+    """The neck's mask features from its fused pyramid (run by the kernel stage, see
+    :mod:`vkstream.models.stage_modules`)."""
+    return nn.Sequential(conv_gn_relu(channels, channels), nn.Conv2d(channels, channels, 1))
+
+
 def depth_branch(channels: int) -> nn.Sequential:
     """The neck's depth features from its fused pyramid (run by the depth stage, see
     :mod:`vkstream.models.stage_modules`)."""
@@ -119,7 +125,7 @@ class BackboneNeck(nn.Module):
         self.lateral = nn.ModuleList(nn.Conv2d(ch, c, 1) for ch in self.body.feature_info.channels())
         self.fpn_out = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1) for _ in _LEVEL_STRIDES)
         self.semantic = nn.ModuleList(SemanticFPNLevel(c, s, cfg.mask_stride) for s in _LEVEL_STRIDES)
-        self.mask_feats = nn.Sequential(conv_gn_relu(c, c), nn.Conv2d(c, c, 1))
+        self.mask_feats = mask_branch(c)
         self.depth_feats = depth_branch(c)
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:

@@ -44,15 +44,13 @@ class EncodedBatch:
     Tensors are batch-first and lists per item, so batches can be sliced and concatenated item-wise.
     """
 
-    mask_feats: Tensor
-    """[B,C,h,w] features of the kernel head."""
     fused: Tensor
-    """[B,C,h,w] the neck's fused pyramid, which the depth stage turns into its own features."""
+    """[B,C,h,w] the neck's fused pyramid, which each head stage turns into its own features."""
     image_size: tuple[int, int]
     """(H, W) of the frames."""
 
     def __len__(self) -> int:
-        return int(self.mask_feats.shape[0])
+        return int(self.fused.shape[0])
 
 
 @dataclass
@@ -248,8 +246,8 @@ class OnlineVideoKNet:
             raise ValueError(
                 f"the model was exported for {w}x{h} frames, got {size[1]}x{size[0]}; export it again"
             )
-        mask_feats, fused = self.stages["backbone_neck"](images.to(self.device, torch.float32))
-        return EncodedBatch(mask_feats, fused, (int(images.shape[2]), int(images.shape[3])))
+        (fused,) = self.stages["backbone_neck"](images.to(self.device, torch.float32))
+        return EncodedBatch(fused, (int(images.shape[2]), int(images.shape[3])))
 
     @torch.inference_mode()
     def segment(self, encoded: EncodedBatch, states: Sequence[StreamState | None]) -> SegmentedBatch:
@@ -264,7 +262,7 @@ class OnlineVideoKNet:
         memory = TrackMemory.stack([s.memory for s in full])
 
         kernels, mask_logits, class_logits, embeddings = self.stages["kernel_head"](
-            encoded.mask_feats, previous, frame > 0
+            encoded.fused, previous, frame > 0
         )
         merged = merge_segments(self.cfg, mask_logits, class_logits, size)
         track_ids, memory = track(self.cfg, Detections.from_merged(merged, embeddings), memory, frame)

@@ -1,12 +1,11 @@
 """The network as the three inference stages run it, and which checkpoint weights each stage takes.
 
-The stages split the network differently from its training modules: the depth branch of the neck
-(two 3x3 convolutions at the mask stride, which only the depth head reads) runs in the depth stage.
-The backbone stage then hands on the fused pyramid, the same size as the depth features, and the
-stages' costs even out: on one CPU thread the backbone stage took 65-71 ms of a 621x188 frame and
-the heads with post-processing 35-38, and the branch takes 14-17, so each half now costs about 52
-(the two actors of ``vkstream bench`` used 73 and 72 ms of CPU a frame) and two processes running
-one half each keep both busy.
+The stages split the network differently from its training modules: the backbone stage ends at the
+neck's fused pyramid, and each head stage starts with its own branch of the neck (the kernel stage
+with the mask features' 3x3 and 1x1 convolutions, the depth stage with the depth features' two 3x3
+convolutions, all at the mask stride). One tensor then crosses from the backbone stage to the heads
+instead of two, and the stages' costs even out: two processes running one half each keep both of a
+CPU's cores busy.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Mapping
 
 from torch import Tensor, nn
 
-from vkstream.models.backbone import BackboneNeck, depth_branch
+from vkstream.models.backbone import BackboneNeck, depth_branch, mask_branch
 from vkstream.models.config import ModelConfig
 from vkstream.models.depth_head import DepthHead
 from vkstream.models.kernel_head import KernelHead
@@ -24,15 +23,30 @@ from vkstream.models.video_knet import VideoKNet
 
 
 class EncoderStage(nn.Module):
-    """Stage ``backbone_neck``: RGB in 0..1 -> (the kernel head's mask features, the fused pyramid)."""
+    """Stage ``backbone_neck``: RGB in 0..1 -> (the neck's fused pyramid,), which both heads start
+    from (a tuple, as every stage returns)."""
 
     def __init__(self, backbone_neck: BackboneNeck) -> None:
         super().__init__()
         self.backbone_neck = backbone_neck
 
-    def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        fused = self.backbone_neck.fuse(images)
-        return self.backbone_neck.mask_feats(fused), fused
+    def forward(self, images: Tensor) -> tuple[Tensor]:
+        return (self.backbone_neck.fuse(images),)
+
+
+class SegmentStage(nn.Module):
+    """Stage ``kernel_head``: (fused pyramid, previous kernels, has-previous flags) -> kernels, mask
+    logits, class logits, embeddings."""
+
+    def __init__(self, mask_feats: nn.Module, kernel_head: KernelHead) -> None:
+        super().__init__()
+        self.mask_feats = mask_feats
+        self.kernel_head = kernel_head
+
+    def forward(
+        self, fused: Tensor, previous: Tensor, has_previous: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        return self.kernel_head(self.mask_feats(fused), previous, has_previous)
 
 
 class DepthStage(nn.Module):
@@ -47,16 +61,18 @@ class DepthStage(nn.Module):
         return self.depth_head(self.depth_feats(fused), kernels, mask_logits)
 
 
+_MASK_BRANCH = "backbone_neck.mask_feats."
 _DEPTH_BRANCH = "backbone_neck.depth_feats."
-"""Where a :class:`VideoKNet` checkpoint keeps the weights of the neck's depth branch."""
+"""Where a :class:`VideoKNet` checkpoint keeps the weights of the neck's two branches."""
 
 
 def stage_modules(model: VideoKNet) -> dict[str, nn.Module]:
     """Each stage's module, sharing ``model``'s weights."""
+    neck = model.backbone_neck
     return {
-        "backbone_neck": EncoderStage(model.backbone_neck),
-        "kernel_head": model.kernel_head,
-        "depth_head": DepthStage(model.backbone_neck.depth_feats, model.depth_head),
+        "backbone_neck": EncoderStage(neck),
+        "kernel_head": SegmentStage(neck.mask_feats, model.kernel_head),
+        "depth_head": DepthStage(neck.depth_feats, model.depth_head),
     }
 
 
@@ -65,10 +81,10 @@ def build_stage(name: str, cfg: ModelConfig) -> nn.Module:
     :func:`stage_weights` to load."""
     if name == "backbone_neck":
         neck = BackboneNeck(cfg)
-        neck.depth_feats = None  # the depth stage's
+        neck.mask_feats = neck.depth_feats = None  # the head stages'
         return EncoderStage(neck)
     if name == "kernel_head":
-        return KernelHead(cfg)
+        return SegmentStage(mask_branch(cfg.neck_channels), KernelHead(cfg))
     if name == "depth_head":
         return DepthStage(depth_branch(cfg.neck_channels), DepthHead(cfg))
     raise ValueError(f"unknown stage {name!r}; the stages are {', '.join(STAGE_NAMES)}")
@@ -81,10 +97,13 @@ def stage_weights(name: str, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
         return {
             k: v
             for k, v in state.items()
-            if k.startswith("backbone_neck.") and not k.startswith(_DEPTH_BRANCH)
+            if k.startswith("backbone_neck.") and not k.startswith((_MASK_BRANCH, _DEPTH_BRANCH))
         }
     if name == "kernel_head":
-        return _renamed(state, "kernel_head.", "")
+        return {
+            **_renamed(state, _MASK_BRANCH, "mask_feats."),
+            **_renamed(state, "kernel_head.", "kernel_head."),
+        }
     if name == "depth_head":
         return {
             **_renamed(state, _DEPTH_BRANCH, "depth_feats."),

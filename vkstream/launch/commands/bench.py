@@ -81,10 +81,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--max-batch",
-        default="auto",
+        default="bare",
         metavar="N",
-        help="pipeline: most frames (streams) in one batch, or auto as in pipeline configs (default: "
-        "%(default)s; bare always batches every stream, naive never)",
+        help="pipeline: most frames (streams) in one batch; bare: every stream, as the bare loop "
+        "batches them; auto: as pipeline configs, 1 on a CPU (default: %(default)s; naive never "
+        "batches)",
     )
     parser.add_argument(
         "--model-actors",
@@ -120,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"checkpoint not found: {args.checkpoint}")
     if args.rate < 0:
         raise ValueError(f"--rate must be 0 (as fast as taken) or a positive rate in Hz, got {args.rate:g}")
-    max_batch: int | str = "auto"
-    if args.max_batch != "auto":
+    max_batch: int | str = args.max_batch
+    if args.max_batch not in ("auto", "bare"):
         if not args.max_batch.isdigit():
-            raise UsageError(f"invalid --max-batch '{args.max_batch}': a whole number or auto")
+            raise UsageError(f"invalid --max-batch '{args.max_batch}': a whole number, bare or auto")
         max_batch = require_at_least(int(args.max_batch), 1, "--max-batch")
     threads = args.threads or os.cpu_count() or 1
     require_at_least(threads, 1, "--threads")
