@@ -67,9 +67,12 @@ def demo_options(tmp_path: Path, **changes: object) -> DemoOptions:
 
 
 def test_the_demo_runs_the_config_s_batching_unless_told(tmp_path: Path) -> None:
-    assert demo_config(demo_options(tmp_path), ["000000", "000001"]).batching.max_batch == "auto"
-    pairs = demo_options(tmp_path, max_batch=2)
-    assert demo_config(pairs, ["000000", "000001"]).batching.max_batch == 2
+    two = ["000000", "000001"]
+    assert demo_config(demo_options(tmp_path, threads=2), two).batching.max_batch == "auto"
+    # a one-thread model on a small CPU batches every stream: a fifth less CPU a frame
+    assert demo_config(demo_options(tmp_path, threads=1, streams=2), two).batching.max_batch == 2
+    told = demo_options(tmp_path, threads=1, streams=2, max_batch=1)
+    assert demo_config(told, two).batching.max_batch == 1
 
 
 def test_a_one_thread_model_on_a_cpu_runs_its_backbone_beside_its_heads(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ is not built at all.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -160,10 +161,12 @@ class ResultChannels:
         """Log ``result``; ``lost`` is the stream's count of messages lost on the way, where known."""
         s, t = result.stream, result.stamp_ns
         stamp = Timestamp(sec=t // 1_000_000_000, nsec=t % 1_000_000_000)
+        colors = functools.cache(lambda: colorize_result(result))  # for the overlay and the panoptic
         if image is not None:
             self._image(s, "camera", stamp, t, lambda: np.ascontiguousarray(image, np.uint8), "rgb8")
-            self._image(s, "overlay", stamp, t, lambda: overlay_result(result, image), "rgb8")
-        self._image(s, "panoptic", stamp, t, lambda: colorize_result(result), "rgb8")
+            overlay = lambda: overlay_result(result, image, colors=colors())  # noqa: E731
+            self._image(s, "overlay", stamp, t, overlay, "rgb8")
+        self._image(s, "panoptic", stamp, t, colors, "rgb8")
         self._image(
             s, "classes", stamp, t, lambda: np.minimum(result.class_map, 255).astype(np.uint8), "mono8"
         )

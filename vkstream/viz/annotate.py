@@ -7,6 +7,7 @@ and a metres scale bar. Stacking vertically suits the wide KITTI-like frames (62
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -78,7 +79,16 @@ def result_labels(result: StreamResult) -> LabelSpace:
     """The label space a result was published with; from a publisher that sends no palette or thing
     classes, generated colours and the thing classes its segments flag."""
     things = result.things if result.things is not None else {s.class_id for s in result.segments if s.thing}
-    return LabelSpace.build(result.classes, things, result.palette)
+    palette = None if result.palette is None else tuple(tuple(int(v) for v in c) for c in result.palette)
+    return _label_space(tuple(result.classes), frozenset(things), palette)
+
+
+@functools.lru_cache(maxsize=16)
+def _label_space(
+    classes: tuple[str, ...], things: frozenset[int], palette: tuple[tuple[int, ...], ...] | None
+) -> LabelSpace:
+    """One checked label space per publisher's labels: every result of a stream carries the same."""
+    return LabelSpace.build(classes, things, palette)
 
 
 def colorize_result(result: StreamResult) -> np.ndarray:
@@ -87,12 +97,16 @@ def colorize_result(result: StreamResult) -> np.ndarray:
     return colorize_panoptic(semantic, result.track_map, result_labels(result))
 
 
-def overlay_result(result: StreamResult, image: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """HxWx3 uint8 RGB: the panoptic colours at ``alpha`` over the camera ``image`` (resized to fit)."""
+def overlay_result(
+    result: StreamResult, image: np.ndarray, alpha: float = 0.5, colors: np.ndarray | None = None
+) -> np.ndarray:
+    """HxWx3 uint8 RGB: the panoptic colours at ``alpha`` over the camera ``image`` (resized to fit);
+    ``colors``: :func:`colorize_result` of ``result``, where the caller has it already."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     height, width = result.size
-    return cv2.addWeighted(colorize_result(result), alpha, _as_rgb(image, (width, height)), 1.0 - alpha, 0.0)
+    colors = colorize_result(result) if colors is None else colors
+    return cv2.addWeighted(colors, alpha, _as_rgb(image, (width, height)), 1.0 - alpha, 0.0)
 
 
 def _upscale(rgb: np.ndarray, s: int) -> np.ndarray:

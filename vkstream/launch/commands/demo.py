@@ -80,8 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--max-batch",
         type=int,
         metavar="N",
-        help="frames (streams) the model runs in one batch (default: the config's batching, auto: 1 on "
-        "a CPU, 8 on a GPU)",
+        help="frames (streams) the model runs in one batch (default: every stream where the model "
+        "has one thread on a CPU, else the config's batching, auto: 1 on a CPU, 8 on a GPU)",
     )
     parser.add_argument(
         "--port",
