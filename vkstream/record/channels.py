@@ -163,8 +163,11 @@ class ResultChannels:
         stamp = Timestamp(sec=t // 1_000_000_000, nsec=t % 1_000_000_000)
         colors = functools.cache(lambda: colorize_result(result))  # for the overlay and the panoptic
         if image is not None:
+
+            def overlay() -> np.ndarray:
+                return overlay_result(result, image, colors=colors())
+
             self._image(s, "camera", stamp, t, lambda: np.ascontiguousarray(image, np.uint8), "rgb8")
-            overlay = lambda: overlay_result(result, image, colors=colors())  # noqa: E731
             self._image(s, "overlay", stamp, t, overlay, "rgb8")
         self._image(s, "panoptic", stamp, t, colors, "rgb8")
         self._image(
