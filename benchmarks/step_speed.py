@@ -6,10 +6,10 @@
 Loads the checkpoint as the product runs it (``load_online``: batch norms folded into their
 convolutions; ``--channels-last`` as the shipped pipeline configs run the backbone), replays one
 synthetic sequence as one stream through the ``OnlineVideoKNet`` and times, per frame, the
-backbone and neck alone (both feature branches), then the kernel head, the panoptic merge and the
-tracker (``segment``), then the depth head, the depth assembly and the segment table
-(``estimate_depth``), all in one
-process with the same torch threads. Prints median milliseconds per stage and the whole step as a
+backbone and neck alone (both feature branches), then the neck's mask branch, the kernel head, the
+panoptic merge and the tracker (``segment``), then the neck's depth branch, the depth head, the
+depth assembly and the segment table (``estimate_depth``), all in one process with the same torch
+threads. Prints median milliseconds per stage and the whole step as a
 multiple of the backbone and neck (what post-processing costs on top of the network): the median
 over frames of each frame's step over the same frame's backbone and neck, measured back to back, so
 that the drift of a shared machine's speed between frames cancels out of the ratio.
@@ -48,8 +48,8 @@ def main() -> None:
     online, _cfg, _ = load_online(
         args.checkpoint, torch.device("cpu"), options={"backbone_neck": backbone_options}
     )
-    # The network's backbone and neck, both feature branches (the depth branch runs in the depth
-    # stage, see vkstream.models.stage_modules): what the step's post-processing is measured against.
+    # The network's backbone and neck, both feature branches (each runs in the head stage that reads
+    # it, see vkstream.models.stage_modules): what the step's post-processing is measured against.
     neck = online.model.backbone_neck
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
 
