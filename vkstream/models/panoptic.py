@@ -212,7 +212,8 @@ def _kernel_slots(cfg: ModelConfig, kept: Tensor, cls: Tensor) -> Tensor:
 
 def _kept_first(keep: Tensor) -> Tensor:
     """[B,K] indices of each item's kept kernels in their order, K the most any item keeps; an item
-    that keeps fewer is padded with its first dropped kernels (which rank below every kept one)."""
+    that keeps fewer is padded with its first dropped kernels (which rank below every kept one).
+    K sizes the work that follows: a GPU is waited for here."""
     count = int(keep.sum(1).max())
     return torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :count]
 
