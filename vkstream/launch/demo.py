@@ -68,7 +68,8 @@ def demo_config(options: DemoOptions, sequences: list[str]) -> Any:
     if threads == 1:  # on a CPU, two actors: backbone and kernel tracker | depth head, beside the sinks
         data["model"]["split_after"] = 2
         # One pass over every stream's frame costs a 2-core host about a fifth less than a pass per
-        # frame: 4.3-4.5 frames per second per stream in most runs against 3.0-3.9, for 0.1-0.2 s more latency.
+        # frame: 4.3-4.5 frames per second per stream in most runs against 3.0-3.9, for 0.1-0.2 s
+        # more latency.
         data["batching"] = {**data["batching"], "max_batch": options.streams}
     own = {
         "publisher": {"endpoint": demo_endpoint(options.port), "queue_size": 8, "sndhwm": 64},
