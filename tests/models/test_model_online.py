@@ -202,12 +202,9 @@ def test_pixels_take_the_kernel_full_resolution_masks_would_give(
         encoded = online.encode(images)
         segmented = online.segment(encoded, [None, None])
         probs = torch.sigmoid(model.to_input_size(segmented.mask_logits, SIZE))
-        score, _ = kernel_scores(
-            cfg,
-            online.stages["kernel_head"](encoded.fused, segmented.kernels, torch.zeros(2, dtype=torch.bool))[
-                2
-            ],
-        )
+        no_previous = torch.zeros(2, dtype=torch.bool)
+        _, _, class_logits, _ = online.stages["kernel_head"](encoded.fused, segmented.kernels, no_previous)
+        score, _ = kernel_scores(cfg, class_logits)
     keep = (torch.arange(cfg.num_kernels) >= cfg.num_thing_kernels) | (score >= cfg.merge.thing_score)
     ranked = torch.where(keep[..., None, None], score[..., None, None] * probs, -1.0)
     full_res_winner = ranked.argmax(1)
