@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from vkstream.models.config import ModelConfig
+from vkstream.models.segment_stats import segment_boxes
 from vkstream.models.upsample import BlockUpsampler, PixelChoice
 
 CANDIDATES_PER_CELL = 2
@@ -228,23 +229,9 @@ def _thing_cells_and_boxes(
 ) -> tuple[Tensor, Tensor]:
     """Cell counts [B,Nt] and pixel boxes [B,Nt,4] (x0, y0, x1, y1; x1/y1 exclusive; zeros when
     empty) of the thing kernels' segments on [B,h,w] cells holding a thing kernel or ``nt`` (none)."""
-    b, h, w = thing_grid.shape
-    device = thing_grid.device
-    item = (thing_grid + (torch.arange(b, device=device) * (nt + 1)).view(b, 1, 1)).flatten()
-    bins = b * (nt + 1)
-    cells = torch.bincount(item, minlength=bins).view(b, nt + 1)[:, :nt]
-    row = torch.arange(h, device=device).view(1, h, 1).expand(b, h, w).flatten()
-    col = torch.arange(w, device=device).expand(b, h, w).flatten()
-    rows = (torch.bincount(item * h + row, minlength=bins * h).view(b, nt + 1, h)[:, :nt]) > 0
-    cols = (torch.bincount(item * w + col, minlength=bins * w).view(b, nt + 1, w)[:, :nt]) > 0
-    y0 = rows.int().argmax(-1)
-    y1 = h - rows.flip(-1).int().argmax(-1)
-    x0 = cols.int().argmax(-1)
-    x1 = w - cols.flip(-1).int().argmax(-1)
-    box = torch.stack([x0, y0, x1, y1], -1) * stride
-    limit = torch.tensor([image_size[1], image_size[0]] * 2, device=device)
-    box = torch.minimum(box, limit)
-    return cells, torch.where((cells > 0)[..., None], box, torch.zeros_like(box)).float()
+    cells, boxes = segment_boxes(thing_grid, nt + 1)
+    limit = torch.tensor([image_size[1], image_size[0]] * 2, device=thing_grid.device)
+    return cells[:, :nt], torch.minimum(boxes[:, :nt] * stride, limit).float()
 
 
 def _index_in(values: Tensor, table: tuple[int, ...]) -> Tensor:

@@ -30,6 +30,27 @@ class SegmentStats:
 
 def segment_stats(slot: Tensor, depth: Tensor, slots: int) -> SegmentStats:
     """Statistics of [B,H,W] slots 0..``slots``-1 with [B,H,W] float depth."""
+    b = slot.shape[0]
+    segment, area, box, center = _extents(slot, slots)
+    return SegmentStats(
+        area=area.view(b, slots),
+        box=box.view(b, slots, 4),
+        center=center.view(b, slots, 2),
+        median_depth=_medians(segment.flatten(), depth.flatten(), area).view(b, slots),
+    )
+
+
+def segment_boxes(slot: Tensor, slots: int) -> tuple[Tensor, Tensor]:
+    """[B,S] long areas and [B,S,4] long boxes (x0, y0, x1, y1; x1/y1 exclusive; zeros for empty
+    slots) of [B,H,W] slots 0..``slots``-1 (pixels, or the cells of a grid)."""
+    b = slot.shape[0]
+    _, area, box, _ = _extents(slot, slots)
+    return area.view(b, slots), box.view(b, slots, 4)
+
+
+def _extents(slot: Tensor, slots: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Each slot of each item as one segment index [B,H,W], and the segments' areas [B*S], boxes
+    [B*S,4] and median pixels [B*S,2] (zeros for empty segments), from one histogram per axis."""
     b, h, w = slot.shape
     device = slot.device
     segment = slot + (torch.arange(b, device=device) * slots).view(b, 1, 1)
@@ -42,12 +63,7 @@ def segment_stats(slot: Tensor, depth: Tensor, slots: int) -> SegmentStats:
     present = area > 0
     box = torch.where(present[:, None], box, torch.zeros_like(box))
     center = torch.where(present[:, None], torch.stack([u, v], -1), torch.zeros(1, 2, device=device))
-    return SegmentStats(
-        area=area.view(b, slots),
-        box=box.view(b, slots, 4),
-        center=center.view(b, slots, 2),
-        median_depth=_medians(segment.flatten(), depth.flatten(), area).view(b, slots),
-    )
+    return segment, area, box, center
 
 
 def _axis_hist(segment: Tensor, coord: Tensor, segments: int, length: int) -> Tensor:
